@@ -1,0 +1,62 @@
+import { ImgclsError } from '../errors.js';
+
+type CommandFn = (argv: string[]) => Promise<number>;
+
+/** Each subcommand lives in its own file and is imported only when it runs. */
+const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandFn> }> = {
+  // one entry per subcommand, kept in alphabetical order
+};
+
+/** The top-level usage text. */
+export function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length), 8);
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return [
+    'Usage: imgcls <command> [options]',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    'Run "imgcls <command> --help" for the options of one command.',
+  ].join('\n');
+}
+
+/** Prints an error the way every subcommand does and returns the exit code (2 for usage errors, else 1). */
+export function printError(err: unknown, options: { debug: boolean }): number {
+  if (err instanceof ImgclsError) {
+    process.stderr.write(`✖ ${err.message}\n`);
+    if (err.file) process.stderr.write(`  file: ${err.file}\n`);
+    if (err.hint) process.stderr.write(`  hint: ${err.hint}\n`);
+    if (options.debug && err.stack) process.stderr.write(`${err.stack}\n`);
+    return err.code === 'USAGE' ? 2 : 1;
+  }
+  const error = err instanceof Error ? err : new Error(String(err));
+  process.stderr.write(`✖ unexpected error: ${error.message}\n`);
+  process.stderr.write(options.debug ? `${error.stack}\n` : '  (run again with --debug for the stack trace)\n');
+  return 1;
+}
+
+/** Runs the CLI with argv (without node and script) and returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${usage()}\n`);
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version') {
+    const { createRequire } = await import('node:module');
+    process.stdout.write(`${createRequire(import.meta.url)('../../../package.json').version}\n`);
+    return 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`✖ unknown command "${name}"\n\n${usage()}\n`);
+    return 2;
+  }
+  try {
+    const run = await command.load();
+    return await run(rest);
+  } catch (err) {
+    return printError(err, { debug: rest.includes('--debug') });
+  }
+}

@@ -1,0 +1,78 @@
+import type { ImageBatch, Preprocessing } from '../data/types.js';
+
+/** The architectures imgcls knows. */
+export type Architecture = 'efficientnet-b0';
+
+/** Which weights learn during training. */
+export type TrainMode = 'head' | 'top-k' | 'full';
+
+/**
+ * Everything a checkpoint needs to be used without other knowledge; stored beside the weights.
+ * (Training fills `training`; loaders only read.)
+ */
+export interface ModelSpec {
+  arch: Architecture;
+  classNames: string[];
+  preprocessing: Preprocessing;
+  /** Dropout before the dense head. */
+  dropout: number;
+  /** Training mode the weights come from. */
+  mode: TrainMode;
+  /** For 'top-k': how many final MBConv blocks were trained. */
+  topK?: number;
+  /** Optional decision rule: predict `className` when its probability ≥ threshold (set by eval). */
+  threshold?: { className: string; value: number; targetRecall?: number };
+}
+
+/** One class and its probability. */
+export interface Prediction {
+  className: string;
+  probability: number;
+}
+
+/**
+ * A trained classifier: backbone + head, ready to run. Probabilities are softmax outputs, never logits.
+ * Created by loadClassifier(checkpoint) in train/ (or by the model stage for the ImageNet demo).
+ */
+export interface Classifier {
+  readonly spec: ModelSpec;
+  /** Softmax probabilities, row-major [batch.count × classNames.length]. */
+  predictBatch(batch: ImageBatch): Promise<Float32Array>;
+  /** The topK classes of one image file, most probable first (applies spec.threshold when set). */
+  classify(file: string, topK?: number): Promise<Prediction[]>;
+  /** The dense head, for class activation maps (explain) and export. */
+  readonly head: DenseHead;
+  /** The [batch.count × 7 × 7 × 1280] NHWC feature map that feeds global pooling and the head. */
+  featureMap(batch: ImageBatch): Promise<Float32Array>;
+  /** Frees tensors and sessions. */
+  dispose(): Promise<void>;
+}
+
+/** A dense layer as plain arrays: logits = features · kernel + bias. */
+export interface DenseHead {
+  /** [inputDim × numClasses], row-major. */
+  kernel: Float32Array;
+  bias: Float32Array;
+  inputDim: number;
+  numClasses: number;
+}
+
+/** What a backbone engine can return for a batch. */
+export interface BackboneOutputs {
+  /** [count × 1280] globally average-pooled features. */
+  pooled: Float32Array;
+  /** [count × 7 × 7 × 1280] NHWC last feature map (only when asked for). */
+  featureMap?: Float32Array;
+}
+
+/**
+ * One interface for every way to run the frozen EfficientNet-B0 backbone (ONNX Runtime, TF.js).
+ * Feature extraction for training, predict, eval and VS Code's Classify all go through it.
+ */
+export interface BackboneEngine {
+  /** 'onnxruntime' or 'tfjs-<backend>'. */
+  readonly name: string;
+  /** Runs the backbone on a preprocessed batch. */
+  run(batch: ImageBatch, options?: { featureMap?: boolean }): Promise<BackboneOutputs>;
+  dispose(): Promise<void>;
+}
