@@ -4,7 +4,7 @@ import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { initBackend } from '../backend.js';
 import type { ImageBatch } from '../data/types.js';
-import type { BackboneEngine, BackboneOutputs } from './types.js';
+import type { BackboneEngine, BackboneOutputs, BackboneRunOptions } from './types.js';
 
 const POOLED_NODE = 'StatefulPartitionedCall/model/top_pool/Mean';
 const FEATURE_MAP_NODE = 'StatefulPartitionedCall/model/top_activation/mul';
@@ -47,7 +47,7 @@ export async function createTfjsEngine(): Promise<BackboneEngine> {
   const model = await loadLocalGraphModel(pretrainedModelDir());
   return {
     name: `tfjs-${backend}`,
-    async run(batch: ImageBatch, options?: { featureMap?: boolean }): Promise<BackboneOutputs> {
+    async run(batch: ImageBatch, options?: BackboneRunOptions): Promise<BackboneOutputs> {
       const input = tf.tensor4d(batch.data, [batch.count, batch.inputSize, batch.inputSize, 3]);
       const nodes = options?.featureMap ? [POOLED_NODE, FEATURE_MAP_NODE] : [POOLED_NODE];
       let outputs: tf.Tensor[] = [];

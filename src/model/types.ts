@@ -63,6 +63,15 @@ export interface BackboneOutputs {
   pooled: Float32Array;
   /** [count × 7 × 7 × 1280] NHWC last feature map (only when asked for). */
   featureMap?: Float32Array;
+  /** NHWC output of the named layer (only when asked for): the frozen boundary of top-k training. */
+  boundary?: Float32Array;
+}
+
+/** What to compute besides the pooled features. */
+export interface BackboneRunOptions {
+  featureMap?: boolean;
+  /** Name of a backbone layer (e.g. a block's output layer) whose activations are also returned. */
+  boundary?: string;
 }
 
 /**
@@ -73,6 +82,6 @@ export interface BackboneEngine {
   /** 'onnxruntime' or 'tfjs-<backend>'. */
   readonly name: string;
   /** Runs the backbone on a preprocessed batch. */
-  run(batch: ImageBatch, options?: { featureMap?: boolean }): Promise<BackboneOutputs>;
+  run(batch: ImageBatch, options?: BackboneRunOptions): Promise<BackboneOutputs>;
   dispose(): Promise<void>;
 }
