@@ -1,5 +1,5 @@
 // The public API of imgcls: one export line per stage, in pipeline order.
 export * from './errors.js';
 export * from './backend.js';
-export * from './data/types.js';
+export * from './data/index.js';
 export * from './model/index.js';

@@ -56,3 +56,17 @@ export interface ImageBatch {
   /** Files of this batch's share of the input that could not be decoded. */
   skipped: SkippedFile[];
 }
+
+/** A scanned dataset: sorted class names and the labelled files of each split. */
+export interface Dataset {
+  /** Absolute path of the dataset root. */
+  root: string;
+  /** Class folder names, sorted; a label is an index into this array. */
+  classNames: string[];
+  train: ImageItem[];
+  valid: ImageItem[];
+  /** 'train-val': root/train + root/val (or valid) folders; 'auto-split': a seeded stratified split. */
+  layout: 'train-val' | 'auto-split';
+  /** Files inside class folders that were not counted because their extension is not an image's. */
+  ignored: string[];
+}

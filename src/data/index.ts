@@ -1,0 +1,9 @@
+// The public API of the data stage: scan, decode, preprocess, stream, hash, report, sample.
+export * from './types.js';
+export * from './scan.js';
+export * from './bmp.js';
+export * from './decode.js';
+export * from './preprocess.js';
+export * from './stream.js';
+export * from './tensor.js';
+export * from './hash.js';
