@@ -3,3 +3,4 @@ export * from './errors.js';
 export * from './backend.js';
 export * from './data/index.js';
 export * from './model/index.js';
+export * from './explain/index.js';
