@@ -7,3 +7,5 @@ export * from './preprocess.js';
 export * from './stream.js';
 export * from './tensor.js';
 export * from './hash.js';
+export * from './report.js';
+export * from './sample.js';
