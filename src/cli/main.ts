@@ -5,6 +5,8 @@ type CommandFn = (argv: string[]) => Promise<number>;
 /** Each subcommand lives in its own file and is imported only when it runs. */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandFn> }> = {
   // one entry per subcommand, kept in alphabetical order
+  data: { summary: 'check a dataset: counts, unreadable files, duplicates, leaks', load: async () => (await import('./data.js')).dataCommand },
+  sample: { summary: 'write a small synthetic two-class dataset (logo / others)', load: async () => (await import('./sample.js')).sampleCommand },
 };
 
 /** The top-level usage text. */

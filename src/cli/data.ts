@@ -1,0 +1,73 @@
+import { parseArgs } from 'node:util';
+import { usageError } from '../errors.js';
+import { datasetReport, formatDatasetReport } from '../data/report.js';
+
+/** parseArgs with its errors (unknown option, missing value) turned into USAGE errors (exit code 2). */
+function parseStrict<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    throw usageError(err instanceof Error ? err.message : String(err), 'See "imgcls data --help".');
+  }
+}
+
+const HELP = `Usage: imgcls data report <root> [options]
+
+Checks a dataset folder: images per class and split, class imbalance, unreadable files with
+their reasons, exact and near-duplicate images, and train/validation leaks.
+
+Options:
+  --json                   print the report as JSON instead of text
+  --valid-pct <number>     share of each class held out when root has no val/ folder [default: 0.2]
+  --seed <integer>         seed of that split [default: 42]
+  --near-distance <bits>   largest perceptual-hash distance counted as a near-duplicate [default: 4]
+  --strict                 exit with code 1 when the report has warnings (e.g. a leak)
+  --debug                  print stack traces of unexpected errors
+  -h, --help               show this help
+
+Examples:
+  imgcls data report ../shared/lesson-data
+  imgcls data report sample-data --json > report.json
+  imgcls data report photos --valid-pct 0.25 --strict`;
+
+function parseNumber(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const parsed = Number(value);
+  if (value.trim() === '' || !Number.isFinite(parsed)) throw usageError(`--${name} must be a number. Received: ${value}`);
+  return parsed;
+}
+
+/** `imgcls data report <root>`: prints the dataset report; exit 0, or 1 with --strict when there are warnings. */
+export async function dataCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseStrict(() => parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      'valid-pct': { type: 'string' },
+      seed: { type: 'string' },
+      'near-distance': { type: 'string' },
+      strict: { type: 'boolean', default: false },
+      debug: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  }));
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const [action, root, ...extra] = positionals;
+  if (action !== 'report') throw usageError(action ? `unknown data action "${action}"` : 'missing action', 'Run "imgcls data report <root>"; see "imgcls data --help".');
+  if (root === undefined) throw usageError('missing dataset root', 'Run "imgcls data report <root>"; see "imgcls data --help".');
+  if (extra.length > 0) throw usageError(`unexpected arguments: ${extra.join(' ')}`, 'Pass one dataset root.');
+  const report = await datasetReport(root, {
+    validPct: parseNumber('valid-pct', values['valid-pct']),
+    seed: parseNumber('seed', values.seed),
+    nearDuplicateDistance: parseNumber('near-distance', values['near-distance']),
+  });
+  process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatDatasetReport(report)}\n`);
+  return values.strict && report.warnings.length > 0 ? 1 : 0;
+}
+
+export default dataCommand;

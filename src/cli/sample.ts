@@ -1,0 +1,64 @@
+import { parseArgs } from 'node:util';
+import { usageError } from '../errors.js';
+import { writeSampleDataset } from '../data/sample.js';
+
+/** parseArgs with its errors (unknown option, missing value) turned into USAGE errors (exit code 2). */
+function parseStrict<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    throw usageError(err instanceof Error ? err.message : String(err), 'See "imgcls sample --help".');
+  }
+}
+
+const HELP = `Usage: imgcls sample <dir> [options]
+
+Writes a small deterministic synthetic dataset: "logo" posters carrying a brand mark and "others"
+photo-like scenes, in <dir>/train/{logo,others} and <dir>/val/{logo,others}.
+
+Options:
+  --images-per-class <n>   training images per class; validation gets a third as many [default: 24]
+  --seed <integer>         seed of every random choice (same seed, same files) [default: 42]
+  --debug                  print stack traces of unexpected errors
+  -h, --help               show this help
+
+Examples:
+  imgcls sample sample-data
+  imgcls sample /tmp/bigger-sample --images-per-class 120 --seed 7`;
+
+function parseInteger(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^-?\d+$/.test(value)) throw usageError(`--${name} must be an integer. Received: ${value}`);
+  return Number(value);
+}
+
+/** `imgcls sample <dir>`: writes the sample dataset and prints where it is. */
+export async function sampleCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseStrict(() => parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      'images-per-class': { type: 'string' },
+      seed: { type: 'string' },
+      debug: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  }));
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  if (positionals.length !== 1) {
+    throw usageError(positionals.length === 0 ? 'missing output folder' : `expected one folder, got ${positionals.length}`,
+      'Run "imgcls sample <dir>"; see "imgcls sample --help".');
+  }
+  const { root, classNames } = await writeSampleDataset(positionals[0], {
+    imagesPerClass: parseInteger('images-per-class', values['images-per-class']),
+    seed: parseInteger('seed', values.seed),
+  });
+  process.stdout.write(`Wrote the sample dataset (${classNames.join(', ')}) to ${root}\n`);
+  return 0;
+}
+
+export default sampleCommand;
