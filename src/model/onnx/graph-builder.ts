@@ -1,0 +1,118 @@
+import { ONNX_ATTRIBUTE_TYPE, ONNX_DTYPE } from './schema.js';
+import type { OnnxAttribute, OnnxNode, OnnxTensor, OnnxValueInfo } from './schema.js';
+
+/** An attribute value as given to addNode: numbers are INT unless wrapped with `float()`, arrays are INTS. */
+export type AttributeValue = number | number[] | string | { float: number } | { floats: number[] };
+
+/** Wraps a number so it is written as a FLOAT attribute. */
+export const float = (value: number): { float: number } => ({ float: value });
+
+function toAttribute(name: string, value: AttributeValue): OnnxAttribute {
+  if (typeof value === 'number') return { name, type: ONNX_ATTRIBUTE_TYPE.INT, i: value };
+  if (typeof value === 'string') return { name, type: ONNX_ATTRIBUTE_TYPE.STRING, s: new TextEncoder().encode(value) };
+  if (Array.isArray(value)) return { name, type: ONNX_ATTRIBUTE_TYPE.INTS, ints: value };
+  if ('float' in value) return { name, type: ONNX_ATTRIBUTE_TYPE.FLOAT, f: value.float };
+  return { name, type: ONNX_ATTRIBUTE_TYPE.FLOATS, floats: value.floats };
+}
+
+/** A float32 graph input or output with fixed dims, or a named dynamic dim where the entry is a string. */
+export function valueInfo(name: string, dims: (number | string)[], docString?: string): OnnxValueInfo {
+  return {
+    name,
+    type: {
+      tensorType: {
+        elemType: ONNX_DTYPE.FLOAT,
+        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+    ...(docString ? { docString } : {}),
+  };
+}
+
+/** Collects nodes and initializers with unique names, in topological order. */
+export class OnnxGraphBuilder {
+  readonly nodes: OnnxNode[] = [];
+  readonly initializers: OnnxTensor[] = [];
+  /** [n, c] values made by flattening an [n, c, 1, 1] value → that value (a Reshape back reuses it; prune drops the Flatten). */
+  readonly squeezedFrom = new Map<string, string>();
+  private readonly used = new Set<string>();
+
+  /** A name not used before in this graph, derived from `base`. */
+  uniqueName(base: string): string {
+    let name = base;
+    for (let i = 1; this.used.has(name); i++) name = `${base}_${i}`;
+    this.used.add(name);
+    return name;
+  }
+
+  /** Reserves a name that must stay exactly as given (graph inputs and outputs). */
+  reserve(name: string): string {
+    if (this.used.has(name)) throw new Error(`ONNX value name ${name} is used twice`);
+    this.used.add(name);
+    return name;
+  }
+
+  /** Adds a float32 initializer and returns its name. */
+  addFloat(base: string, values: Float32Array | number[], dims: number[]): string {
+    const data = values instanceof Float32Array ? values : Float32Array.from(values);
+    const expected = dims.reduce((a, b) => a * b, 1);
+    if (data.length !== expected) throw new Error(`initializer ${base}: ${data.length} values for dims [${dims}]`);
+    const name = this.uniqueName(base);
+    // raw_data is little-endian IEEE 754; Float32Array is little-endian on every platform Node runs on
+    const rawData = new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+    this.initializers.push({ name, dims, dataType: ONNX_DTYPE.FLOAT, rawData });
+    return name;
+  }
+
+  /** Adds an int64 initializer (shapes, pads, axes) and returns its name. */
+  addInt64(base: string, values: number[]): string {
+    const name = this.uniqueName(base);
+    this.initializers.push({ name, dims: [values.length], dataType: ONNX_DTYPE.INT64, int64Data: values });
+    return name;
+  }
+
+  /** Adds one node and returns its output names (`outputs` of them, named from `base`). */
+  addNode(
+    opType: string,
+    inputs: string[],
+    base: string,
+    attributes: Record<string, AttributeValue> = {},
+    outputs: number | string[] = 1,
+  ): string[] {
+    const outputNames = Array.isArray(outputs)
+      ? outputs
+      : Array.from({ length: outputs }, (_, i) => this.uniqueName(outputs === 1 ? base : `${base}_${i}`));
+    this.nodes.push({
+      input: inputs,
+      output: outputNames,
+      name: this.uniqueName(`${base}/${opType}`),
+      opType,
+      attribute: Object.entries(attributes).map(([name, value]) => toAttribute(name, value)),
+    });
+    return outputNames;
+  }
+
+  /** Adds a single-output node and returns its output name. */
+  add(opType: string, inputs: string[], base: string, attributes: Record<string, AttributeValue> = {}): string {
+    return this.addNode(opType, inputs, base, attributes)[0];
+  }
+
+  /**
+   * Drops nodes whose outputs nothing reads (e.g. a Flatten whose consumer reused the 4-D value)
+   * and initializers no remaining node reads.
+   */
+  prune(graphOutputs: string[]): void {
+    const needed = new Set(graphOutputs);
+    const kept: OnnxNode[] = [];
+    for (let i = this.nodes.length - 1; i >= 0; i--) {
+      const node = this.nodes[i];
+      if (node.output.some((o) => needed.has(o))) {
+        kept.push(node);
+        node.input.forEach((input) => needed.add(input));
+      }
+    }
+    this.nodes.splice(0, this.nodes.length, ...kept.reverse());
+    const initializers = this.initializers.filter((t) => needed.has(t.name));
+    this.initializers.splice(0, this.initializers.length, ...initializers);
+  }
+}
