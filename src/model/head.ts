@@ -1,0 +1,100 @@
+import * as tf from '@tensorflow/tfjs';
+import { usageError } from '../errors.js';
+import { efficientNetB0Blocks } from './efficientnet.js';
+
+/** Options of withHead. */
+export interface HeadOptions {
+  /** Dropout rate before the dense layer, in [0, 1). Default 0.2 (EfficientNet-B0's). */
+  dropout?: number;
+}
+
+/**
+ * Returns a model: `backbone` (pooled [n × features] output) → dropout → dense softmax `head_dense`
+ * with numClasses units, sharing the backbone's layers and weights (the lesson's `_fc = nn.Linear(1280, N)`).
+ */
+export function withHead(backbone: tf.LayersModel, numClasses: number, options: HeadOptions = {}): tf.LayersModel {
+  const dropout = options.dropout ?? 0.2;
+  if (!(Number.isInteger(numClasses) && numClasses >= 2)) {
+    throw usageError(`numClasses must be an integer ≥ 2. Received: ${numClasses}`);
+  }
+  if (!(Number.isFinite(dropout) && dropout >= 0 && dropout < 1)) {
+    throw usageError(`dropout must be in [0, 1). Received: ${dropout}`);
+  }
+  const features = backbone.outputs[0];
+  if (backbone.outputs.length !== 1 || features.shape.length !== 2) {
+    throw usageError(
+      `withHead needs a backbone with one pooled [batch, features] output. Received output shape: [${features.shape.join(', ')}]`,
+      'Build it with includeTop: false.',
+    );
+  }
+  let x = tf.layers.dropout({ rate: dropout, name: 'head_dropout' }).apply(features) as tf.SymbolicTensor;
+  x = tf.layers.dense({ units: numClasses, activation: 'softmax', name: 'head_dense' }).apply(x) as tf.SymbolicTensor;
+  return tf.model({ inputs: backbone.inputs, outputs: x, name: `${backbone.name}-head${numClasses}` });
+}
+
+/** The number of MBConv blocks in EfficientNet-B0. */
+export const EFFICIENTNET_B0_NUM_BLOCKS = 16;
+
+/**
+ * The layer whose output is the frozen boundary when only the last k MBConv blocks (plus the
+ * top conv) train: the output of block 16 − k (`stem_activation` for k = 16). Cutting at a block
+ * output keeps residual adds on one side, so the top part is self-contained.
+ */
+export function topKBoundary(k: number): string {
+  if (!(Number.isInteger(k) && k >= 0 && k <= EFFICIENTNET_B0_NUM_BLOCKS)) {
+    throw usageError(`k (blocks to train) must be an integer from 0 to ${EFFICIENTNET_B0_NUM_BLOCKS}. Received: ${k}`);
+  }
+  if (k === EFFICIENTNET_B0_NUM_BLOCKS) return 'stem_activation';
+  return efficientNetB0Blocks()[EFFICIENTNET_B0_NUM_BLOCKS - k - 1].outputLayer;
+}
+
+/**
+ * Splits a functional model at a layer: `bottom` maps the input to that layer's activation, `top`
+ * maps such an activation to the model's output. Both reuse the original layers (same weights).
+ * Throws USAGE when a later layer needs a tensor from before the boundary (not a clean cut).
+ */
+export function splitBackbone(
+  backbone: tf.LayersModel,
+  boundaryLayer: string,
+): { bottom: tf.LayersModel; top: tf.LayersModel } {
+  const names = backbone.layers.map((layer) => layer.name);
+  if (!names.includes(boundaryLayer)) {
+    throw usageError(`no layer named "${boundaryLayer}" in ${backbone.name}`, 'Use topKBoundary(k) for a block output.');
+  }
+  // this model's own tensor for each layer output (layers may also be used in other models)
+  const own = new Map<number, tf.SymbolicTensor>(backbone.inputs.map((t) => [t.id, t]));
+  const nodeOf = new Map<string, { inputTensors: tf.SymbolicTensor[]; outputTensors: tf.SymbolicTensor[] }>();
+  for (const layer of backbone.layers) {
+    const node = layer.inboundNodes.find((n) => n.inputTensors.every((t) => own.has(t.id)));
+    if (!node) continue; // input layers
+    nodeOf.set(layer.name, node);
+    node.outputTensors.forEach((t) => own.set(t.id, t));
+  }
+  const boundaryNode = nodeOf.get(boundaryLayer);
+  const boundaryOutput = boundaryNode ? boundaryNode.outputTensors[0] : backbone.inputs[0];
+  const bottom = tf.model({ inputs: backbone.inputs, outputs: boundaryOutput, name: `${backbone.name}-bottom` });
+
+  const topInput = tf.input({ shape: boundaryOutput.shape.slice(1) as number[], name: `${boundaryLayer}_input` });
+  const mapped = new Map<number, tf.SymbolicTensor>([[boundaryOutput.id, topInput]]);
+  for (const layer of backbone.layers.slice(names.indexOf(boundaryLayer) + 1)) {
+    const node = nodeOf.get(layer.name);
+    if (!node) continue;
+    const inputs = node.inputTensors.map((t) => mapped.get(t.id));
+    if (inputs.some((t) => t === undefined)) {
+      throw usageError(`cannot split ${backbone.name} at "${boundaryLayer}": layer ${layer.name} reads a tensor from before it`,
+        'Cut at a block output (see topKBoundary).');
+    }
+    const output = layer.apply(inputs.length === 1 ? inputs[0]! : (inputs as tf.SymbolicTensor[])) as
+      | tf.SymbolicTensor
+      | tf.SymbolicTensor[];
+    const outputs = Array.isArray(output) ? output : [output];
+    node.outputTensors.forEach((t, i) => mapped.set(t.id, outputs[i]));
+  }
+  const topOutputs = backbone.outputs.map((t) => mapped.get(t.id));
+  if (topOutputs.some((t) => t === undefined)) {
+    throw usageError(`cannot split ${backbone.name} at "${boundaryLayer}": the output does not depend on it`);
+  }
+  const outputs = topOutputs as tf.SymbolicTensor[];
+  const top = tf.model({ inputs: topInput, outputs: outputs.length === 1 ? outputs[0] : outputs, name: `${backbone.name}-top` });
+  return { bottom, top };
+}
