@@ -1,0 +1,77 @@
+import { ImgclsError, usageError } from '../errors.js';
+import { loadImage } from '../data/preprocess.js';
+import type { ImageBatch } from '../data/types.js';
+import { createBackboneEngine, type EngineChoice } from '../model/engine.js';
+import type { BackboneEngine, Classifier, ModelSpec, Prediction } from '../model/types.js';
+import { checkpointHead, loadCheckpoint } from './checkpoint.js';
+import { headProbabilities } from './head.js';
+
+/** Options of loadClassifier. */
+export interface LoadClassifierOptions {
+  /** An engine to share (not disposed by the classifier), or which one to create. Default 'auto'. */
+  engine?: BackboneEngine | EngineChoice;
+}
+
+/**
+ * The classes of one image's probabilities, most probable first, cut to `topK`. With a
+ * spec.threshold, the threshold class goes first when its probability ≥ threshold.value and is never
+ * first otherwise (the next class takes its place); probabilities are unchanged.
+ */
+export function rankPredictions(probabilities: ArrayLike<number>, spec: Pick<ModelSpec, 'classNames' | 'threshold'>, topK = spec.classNames.length): Prediction[] {
+  if (!(Number.isInteger(topK) && topK >= 1)) throw usageError(`topK must be a positive integer. Received: ${topK}`);
+  const ranked = spec.classNames
+    .map((className, i) => ({ className, probability: probabilities[i] }))
+    .sort((a, b) => b.probability - a.probability);
+  const threshold = spec.threshold;
+  if (threshold && ranked.length > 1) {
+    const at = ranked.findIndex((p) => p.className === threshold.className);
+    if (at >= 0) {
+      const [entry] = ranked.splice(at, 1);
+      ranked.splice(entry.probability >= threshold.value ? 0 : Math.max(1, Math.min(at, ranked.length)), 0, entry);
+    }
+  }
+  return ranked.slice(0, topK);
+}
+
+/** Loads a checkpoint written by train() as a ready Classifier: the backbone engine plus the trained head. */
+export async function loadClassifier(file: string, options: LoadClassifierOptions = {}): Promise<Classifier> {
+  const checkpoint = await loadCheckpoint(file);
+  const head = checkpointHead(checkpoint);
+  const spec = checkpoint.spec;
+  if (spec.mode !== 'head') {
+    throw new ImgclsError(`checkpoint mode '${spec.mode}' cannot be loaded by this build`, 'CHECKPOINT_INCOMPATIBLE', file,
+      "Retrain in 'head' mode.");
+  }
+  const shared = typeof options.engine === 'object' ? options.engine : undefined;
+  const engine = shared ?? (await createBackboneEngine(typeof options.engine === 'string' ? options.engine : 'auto'));
+  const numClasses = spec.classNames.length;
+
+  const predictBatch = async (batch: ImageBatch): Promise<Float32Array> => {
+    if (batch.count === 0) return new Float32Array(0);
+    const { pooled } = await engine.run(batch);
+    if (pooled.length !== batch.count * head.inputDim) {
+      throw new ImgclsError(`engine ${engine.name} gave ${pooled.length / batch.count} features per image; the head expects ${head.inputDim}`, 'CHECKPOINT_INCOMPATIBLE', file);
+    }
+    return headProbabilities(head, pooled, batch.count);
+  };
+
+  return {
+    spec,
+    head,
+    predictBatch,
+    async classify(imageFile: string, topK = numClasses): Promise<Prediction[]> {
+      const data = await loadImage(imageFile, spec.preprocessing);
+      const batch: ImageBatch = { data, count: 1, inputSize: spec.preprocessing.inputSize, files: [imageFile], labels: [-1], skipped: [] };
+      return rankPredictions(await predictBatch(batch), spec, topK);
+    },
+    async featureMap(batch: ImageBatch): Promise<Float32Array> {
+      if (batch.count === 0) return new Float32Array(0);
+      const { featureMap } = await engine.run(batch, { featureMap: true });
+      if (!featureMap) throw new ImgclsError(`engine ${engine.name} returned no feature map`, 'INTERNAL', file);
+      return featureMap;
+    },
+    async dispose() {
+      if (!shared) await engine.dispose();
+    },
+  };
+}

@@ -1,0 +1,40 @@
+import type { EngineChoice } from '../model/engine.js';
+import type { TrainMode } from '../model/types.js';
+
+/**
+ * Per-image costs on this project's reference CPU (2-core EPYC, see FACTS.md), in milliseconds:
+ * backbone forward on ONNX Runtime (~130 img/s) and TF.js wasm (~13 img/s), and one full training
+ * step on wasm with the custom gradient kernels (~3 s per batch of 4).
+ */
+export const COST_PER_IMAGE_MS = Object.freeze({
+  forwardOnnx: 1000 / 130,
+  forwardWasm: 1000 / 13,
+  trainFullWasm: 750,
+  trainTopKWasm: 40,
+  /** Decoding + resizing a large JPEG with sharp. */
+  decode: 15,
+  /** Loading the engine once. */
+  engineLoadMs: 1500,
+});
+
+/** A rough wall time of a training run, for telling the user which mode is faster before it starts. */
+export function estimateTrainingMs(
+  mode: TrainMode,
+  work: { images: number; validImages?: number; epochs: number; engine: EngineChoice },
+): number {
+  const forward = work.engine === 'tfjs' ? COST_PER_IMAGE_MS.forwardWasm : COST_PER_IMAGE_MS.forwardOnnx;
+  const once = COST_PER_IMAGE_MS.engineLoadMs + work.images * (COST_PER_IMAGE_MS.decode + forward);
+  if (mode === 'head') return once;
+  if (mode === 'top-k') return once + work.epochs * work.images * COST_PER_IMAGE_MS.trainTopKWasm;
+  // full: every epoch decodes and trains every image and runs validation forward passes on wasm
+  const valid = work.validImages ?? 0;
+  return COST_PER_IMAGE_MS.engineLoadMs + work.epochs * (work.images * (COST_PER_IMAGE_MS.decode + COST_PER_IMAGE_MS.trainFullWasm) + valid * COST_PER_IMAGE_MS.forwardWasm);
+}
+
+/** "850 ms", "12 s", "3.5 min", "1.2 h". */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${Math.round(ms / 1000)} s`;
+  if (ms < 3_600_000) return `${(ms / 60_000).toFixed(1)} min`;
+  return `${(ms / 3_600_000).toFixed(1)} h`;
+}

