@@ -117,7 +117,7 @@ function decodeError(file: string, err: unknown): ImgclsError {
     return new ImgclsError(`image data is truncated (${firstLine}): ${file}`, 'IMAGE_TRUNCATED', file,
       'The file is incomplete; copy or download it again, or remove it.', { cause: err });
   }
-  if (/unsupported image format|not supported|unsupported/i.test(message)) {
+  if (/unsupported image format/i.test(message)) {
     return new ImgclsError(`unsupported image (${firstLine}): ${file}`, 'IMAGE_UNSUPPORTED', file, SUPPORTED_HINT, { cause: err });
   }
   return new ImgclsError(`cannot decode image (${firstLine}): ${file}`, 'IMAGE_UNREADABLE', file,
