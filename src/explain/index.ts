@@ -1,4 +1,5 @@
-export * from './cam.js';
-export * from './colormap.js';
-export * from './explain.js';
-export * from './overlay.js';
+// The public API of the explain stage: class activation maps, explain(), the overlay PNG.
+export { classActivationMap } from './cam.js';
+export { JET_STOPS, type ColormapStops } from './colormap.js';
+export { explain, type Explanation, type ExplainOptions, type PixelRegion } from './explain.js';
+export { renderOverlayPng, type OverlayOptions } from './overlay.js';
