@@ -1,3 +1,4 @@
 export * from './types.js';
 export * from './engine.js';
 export * from './tfjs-engine.js';
+export * from './onnx/index.js';

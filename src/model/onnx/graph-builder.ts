@@ -1,5 +1,5 @@
 import { ONNX_ATTRIBUTE_TYPE, ONNX_DTYPE } from './schema.js';
-import type { OnnxAttribute, OnnxNode, OnnxTensor, OnnxValueInfo } from './schema.js';
+import type { OnnxAttribute, OnnxModel, OnnxNode, OnnxTensor, OnnxValueInfo } from './schema.js';
 
 /** An attribute value as given to addNode: numbers are INT unless wrapped with `float()`, arrays are INTS. */
 export type AttributeValue = number | number[] | string | { float: number } | { floats: number[] };
@@ -102,17 +102,31 @@ export class OnnxGraphBuilder {
    * and initializers no remaining node reads.
    */
   prune(graphOutputs: string[]): void {
-    const needed = new Set(graphOutputs);
-    const kept: OnnxNode[] = [];
-    for (let i = this.nodes.length - 1; i >= 0; i--) {
-      const node = this.nodes[i];
-      if (node.output.some((o) => needed.has(o))) {
-        kept.push(node);
-        node.input.forEach((input) => needed.add(input));
-      }
-    }
-    this.nodes.splice(0, this.nodes.length, ...kept.reverse());
-    const initializers = this.initializers.filter((t) => needed.has(t.name));
-    this.initializers.splice(0, this.initializers.length, ...initializers);
+    const pruned = pruneGraph(this.nodes, this.initializers, graphOutputs);
+    this.nodes.splice(0, this.nodes.length, ...pruned.nodes);
+    this.initializers.splice(0, this.initializers.length, ...pruned.initializers);
   }
+}
+
+/** The nodes (in order) and initializers that the given outputs depend on. */
+export function pruneGraph(nodes: readonly OnnxNode[], initializers: readonly OnnxTensor[], outputs: readonly string[]):
+  { nodes: OnnxNode[]; initializers: OnnxTensor[] } {
+  const needed = new Set(outputs);
+  const kept: OnnxNode[] = [];
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    if (nodes[i].output.some((o) => needed.has(o))) {
+      kept.push(nodes[i]);
+      nodes[i].input.forEach((input) => needed.add(input));
+    }
+  }
+  return { nodes: kept.reverse(), initializers: initializers.filter((t) => needed.has(t.name)) };
+}
+
+/** The same model with only the named graph outputs (in that order) and what they need. */
+export function selectOnnxOutputs(model: OnnxModel, outputs: readonly string[]): OnnxModel {
+  const byName = new Map(model.graph.output.map((o) => [o.name, o]));
+  const missing = outputs.filter((name) => !byName.has(name));
+  if (missing.length > 0) throw new Error(`the ONNX model has no output ${missing.join(', ')}`);
+  const { nodes, initializers } = pruneGraph(model.graph.node, model.graph.initializer, outputs);
+  return { ...model, graph: { ...model.graph, node: nodes, initializer: initializers, output: outputs.map((name) => byName.get(name) as OnnxValueInfo) } };
 }

