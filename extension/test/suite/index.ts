@@ -1,0 +1,125 @@
+// Extension-host API tests, run by VS Code through extensionTestsPath (see test/extension/vscode.test.ts).
+// The workspace is prepared by the driver: images/, images/corrupt.jpg, dataset/, runs/seed/history.jsonl,
+// notebooks/image-classification.ipynb and a trained checkpoint selected in .vscode/settings.json.
+import * as assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { trainCellRanges } from '../../src/commands/run-training-cells.js';
+import type { FileClassification } from '../../src/worker/protocol.js';
+
+interface TestCase {
+  name: string;
+  body: () => Promise<void>;
+}
+
+const tests: TestCase[] = [];
+function test(name: string, body: () => Promise<void>): void {
+  tests.push({ name, body });
+}
+
+function workspace(): string {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  assert.ok(folder, 'a workspace folder is open');
+  return folder.uri.fsPath;
+}
+
+async function readExpected(): Promise<{ classNames: string[] }> {
+  return JSON.parse(await fs.readFile(path.join(workspace(), 'expected.json'), 'utf8'));
+}
+
+test('the extension activates and registers its six commands', async () => {
+  const extension = vscode.extensions.getExtension('imgcls.imgcls');
+  assert.ok(extension, 'extension imgcls.imgcls is installed');
+  await extension.activate();
+  const commands = await vscode.commands.getCommands(true);
+  for (const id of ['imgcls.classify', 'imgcls.trainModel', 'imgcls.runTrainingCells', 'imgcls.showTrainingPlots', 'imgcls.evaluateModel', 'imgcls.selectModel']) {
+    assert.ok(commands.includes(id), `${id} is registered`);
+  }
+});
+
+test('settings carry the documented defaults', async () => {
+  const config = vscode.workspace.getConfiguration('imgcls');
+  assert.equal(config.inspect('epochs')?.defaultValue, 10);
+  assert.equal(config.inspect('batchSize')?.defaultValue, 10);
+  assert.equal(config.inspect('trainingMode')?.defaultValue, 'head');
+  assert.equal(config.inspect('learningRate')?.defaultValue, 0.001);
+  assert.equal(config.inspect('outputFolder')?.defaultValue, 'runs');
+});
+
+test('Classify on one image returns a class of the checkpoint with a probability', async () => {
+  const { classNames } = await readExpected();
+  const uri = vscode.Uri.file(path.join(workspace(), 'images', 'logo-1.jpg'));
+  const results = (await vscode.commands.executeCommand('imgcls.classify', uri, [uri])) as FileClassification[];
+  assert.equal(results.length, 1);
+  const [top] = results[0].predictions ?? [];
+  assert.ok(top, `a prediction: ${JSON.stringify(results[0].error)}`);
+  assert.ok(classNames.includes(top.className));
+  assert.ok(top.probability > 0 && top.probability <= 1);
+});
+
+test('Classify on a folder classifies every image inside it and reports the corrupt one', async () => {
+  const folder = path.join(workspace(), 'images');
+  const images = (await fs.readdir(folder)).filter((name) => /\.(png|jpe?g)$/i.test(name));
+  const uri = vscode.Uri.file(folder);
+  const results = (await vscode.commands.executeCommand('imgcls.classify', uri, [uri])) as FileClassification[];
+  assert.equal(results.length, images.length);
+  const corrupt = results.find((r) => r.file.endsWith('corrupt.jpg'));
+  assert.ok(corrupt?.error, 'corrupt.jpg failed');
+  assert.match(corrupt.error.code ?? '', /^IMAGE_/);
+  assert.ok(results.filter((r) => r.predictions).length === images.length - 1, 'every other image was classified');
+});
+
+test('Classify on a multi-selection classifies exactly the selected files', async () => {
+  const files = ['logo-1.jpg', 'others-1.jpg'].map((name) => vscode.Uri.file(path.join(workspace(), 'images', name)));
+  const results = (await vscode.commands.executeCommand('imgcls.classify', files[0], files)) as FileClassification[];
+  assert.deepEqual(results.map((r) => path.basename(r.file)), ['logo-1.jpg', 'others-1.jpg']);
+});
+
+test('Show Training Plots opens the plots webview on a finished run', async () => {
+  const runDir = path.join(workspace(), 'runs', 'seed');
+  await vscode.commands.executeCommand('imgcls.showTrainingPlots', runDir);
+  const tabs = vscode.window.tabGroups.all.flatMap((group) => group.tabs);
+  const plots = tabs.find((tab) => tab.input instanceof vscode.TabInputWebview && tab.input.viewType.endsWith('imgcls.plots'));
+  assert.ok(plots, `a plots tab among: ${tabs.map((t) => t.label).join(', ')}`);
+});
+
+test('Select Model with a file stores it in imgcls.checkpoint', async () => {
+  const config = vscode.workspace.getConfiguration('imgcls');
+  const before = config.get<string>('checkpoint');
+  assert.ok(before, 'the driver selected a checkpoint');
+  const absolute = path.isAbsolute(before) ? before : path.join(workspace(), before);
+  await vscode.commands.executeCommand('imgcls.selectModel', vscode.Uri.file(absolute));
+  const after = vscode.workspace.getConfiguration('imgcls').get<string>('checkpoint');
+  assert.equal(path.resolve(workspace(), after ?? ''), absolute);
+});
+
+test('Run Training Cells opens the lesson notebook, whose train cells are found by tag', async () => {
+  const result = (await vscode.commands.executeCommand('imgcls.runTrainingCells')) as { action: string };
+  assert.equal(result.action, 'opened');
+  const editor = vscode.window.activeNotebookEditor;
+  assert.ok(editor, 'a notebook editor is active');
+  assert.ok(editor.notebook.uri.path.endsWith('notebooks/image-classification.ipynb'));
+  assert.deepEqual(trainCellRanges(editor.notebook), [{ start: 1, end: 3 }]);
+});
+
+/** Entry point called by VS Code's test runner; rejects when a test failed. */
+export async function run(): Promise<void> {
+  const lines: string[] = [];
+  let failed = 0;
+  for (const t of tests) {
+    const started = Date.now();
+    try {
+      await t.body();
+      lines.push(`ok - ${t.name} (${Date.now() - started} ms)`);
+    } catch (err) {
+      failed++;
+      lines.push(`not ok - ${t.name}\n  ${err instanceof Error ? (err.stack ?? err.message).replace(/\n/g, '\n  ') : String(err)}`);
+    }
+  }
+  lines.push(`# ${tests.length - failed}/${tests.length} passed`);
+  const report = lines.join('\n');
+  console.log(report);
+  await fs.writeFile(path.join(workspace(), 'extension-tests.log'), report + '\n');
+  if (failed > 0) throw new Error(`${failed} extension-host test(s) failed`);
+}

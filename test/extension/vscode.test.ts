@@ -1,0 +1,119 @@
+// End-to-end tests of the VS Code extension in a real VS Code: npm code-server 4.100.3 driven by Debian
+// Chromium through playwright-core, the repository as extensionDevelopmentPath, a temp workspace with images.
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import {
+  ARTIFACTS, REPO_ROOT, assertToolsInstalled, contextMenu, explorerRow, launchChromium, runFromPalette, startCodeServer,
+  waitForNotification, waitForWorkbench, webviewFrame, type CodeServer,
+} from './code-server.js';
+import { createTestWorkspace, type TestWorkspace } from './workspace.js';
+
+const TEST_TIMEOUT_MS = 15 * 60_000;
+
+let workspace: TestWorkspace;
+let server: CodeServer;
+let browser: Browser;
+let page: Page;
+
+before(async () => {
+  assertToolsInstalled();
+  await fs.access(path.join(REPO_ROOT, 'extension', 'dist', 'extension.cjs')).catch(() => {
+    throw new Error('extension/dist/extension.cjs is missing: run "npm run build" (tsc + scripts/build-extension.mjs)');
+  });
+  await fs.mkdir(ARTIFACTS, { recursive: true });
+  workspace = await createTestWorkspace();
+  server = await startCodeServer({ logFile: path.join(ARTIFACTS, 'code-server.log') });
+  browser = await launchChromium();
+  page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  page.on('pageerror', (err) => void fs.appendFile(path.join(ARTIFACTS, 'browser.log'), `pageerror: ${err.stack ?? err.message}\n`));
+  await page.goto(server.url(workspace.dir));
+  await waitForWorkbench(page);
+}, { timeout: TEST_TIMEOUT_MS });
+
+after(async () => {
+  await browser?.close().catch(() => undefined);
+  await server?.stop();
+  await workspace?.cleanup();
+});
+
+async function screenshot(name: string): Promise<string> {
+  const file = path.join(ARTIFACTS, name);
+  await page.screenshot({ path: file });
+  return file;
+}
+
+async function expandFolder(name: string): Promise<void> {
+  const row = explorerRow(page, name);
+  await row.waitFor({ timeout: 60_000 });
+  if ((await row.getAttribute('aria-expanded')) !== 'true') await row.click();
+}
+
+async function closeNotifications(): Promise<void> {
+  await page.keyboard.press('Escape');
+  for (const button of await page.locator('.notification-toast .codicon-notifications-clear').all()) await button.click().catch(() => undefined);
+}
+
+test('Explorer → Classify on an image shows its class in a notification and the results panel', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await expandFolder('images');
+  await contextMenu(page, 'logo-1.jpg', 'Classify');
+  const classes = workspace.classNames.join('|');
+  const text = await waitForNotification(page, new RegExp(`logo-1\\.jpg: (${classes}) \\(\\d+\\.\\d%\\)`));
+  assert.match(text, new RegExp(`logo-1\\.jpg: (${classes})`));
+  const frame = await webviewFrame(page, 'table.results td.class');
+  const shown = (await frame.locator('table.results tr.result td.class').first().textContent()) ?? '';
+  assert.match(shown, new RegExp(`^(${classes}) \\(\\d+\\.\\d%\\)$`));
+  assert.ok((await frame.locator('table.results td.thumbnail img').count()) === 1, 'the thumbnail is shown');
+  await screenshot('classify-result.png');
+  await closeNotifications();
+});
+
+test('Classify on a corrupt image gives a readable error notification', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await expandFolder('images');
+  await contextMenu(page, 'corrupt.jpg', 'Classify');
+  const text = await waitForNotification(page, /corrupt\.jpg/);
+  assert.match(text, /^imgcls: corrupt\.jpg: /);
+  assert.doesNotMatch(text, /unexpected error|undefined|\[object/);
+  const toast = page.locator('.notification-toast', { hasText: 'corrupt.jpg' }).first();
+  assert.ok(await toast.locator('.codicon-error').count() > 0, 'shown as an error');
+  await screenshot('classify-corrupt.png');
+  await closeNotifications();
+});
+
+test('Train Model trains on the tiny dataset and the plots webview draws the loss curve', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await runFromPalette(page, 'imgcls: Train Model');
+  await waitForNotification(page, /imgcls: training/i, 120_000).catch(() => undefined);
+  const frame = await webviewFrame(page, 'section[data-figure="loss"] .main-svg', 600_000);
+  const traces = await frame.locator('section[data-figure="loss"] .scatterlayer .trace').count();
+  assert.ok(traces >= 1, `the loss figure has ${traces} trace(s)`);
+  await waitForNotification(page, /training finished/, 600_000);
+  // the finished run: every step and epoch drawn
+  await page.waitForTimeout(2500);
+  const lines = await frame.locator('section[data-figure="loss"] .scatterlayer .trace path.js-line').count();
+  assert.ok(lines >= 1, 'a loss line is drawn');
+  await screenshot('training-plots.png');
+  const runs = await fs.readdir(path.join(workspace.dir, 'runs'));
+  assert.ok(runs.some((name) => name.startsWith('run-')), `a new run folder in ${runs.join(', ')}`);
+  await closeNotifications();
+});
+
+test('extension-host API tests pass (extensionTestsPath)', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const testsPage = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  try {
+    const exitCode = new Promise<number>((resolve) => {
+      void testsPage.exposeFunction('codeAutomationExit', (code: number) => resolve(code));
+    });
+    await testsPage.goto(server.url(workspace.dir, path.join(REPO_ROOT, 'extension', 'dist', 'test', 'index.cjs')));
+    const code = await Promise.race([
+      exitCode,
+      new Promise<number>((_, reject) => setTimeout(() => reject(new Error('extension-host tests did not finish within 10 min')), 600_000)),
+    ]);
+    const report = await fs.readFile(path.join(workspace.dir, 'extension-tests.log'), 'utf8').catch(() => '(no report written)');
+    await fs.writeFile(path.join(ARTIFACTS, 'extension-host-tests.log'), report);
+    assert.equal(code, 0, report);
+  } finally {
+    await testsPage.close();
+  }
+});
