@@ -3,4 +3,5 @@ export * from './errors.js';
 export * from './backend.js';
 export * from './data/index.js';
 export * from './model/index.js';
+export * from './train/index.js';
 export * from './explain/index.js';
