@@ -1,0 +1,171 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { Evaluation } from '../eval/evaluate.js';
+import { topLosses } from '../eval/top-losses.js';
+import { confusionMatrixFigure, prCurveFigure, rocCurveFigure } from './evaluation-figures.js';
+import { accuracyCurveFigure, lossCurveFigure, type HistoryPoint } from './history-figures.js';
+import type { PlotlyFigure } from './types.js';
+
+/** Options of renderHtmlReport. */
+export interface HtmlReportOptions {
+  /** Page title. Default 'imgcls evaluation report'. */
+  title?: string;
+  /** Training history (history.jsonl records): adds the loss and accuracy curves. */
+  history?: readonly HistoryPoint[];
+  /** Checkpoint path shown in the header. */
+  checkpoint?: string;
+  /** Data folder shown in the header. */
+  data?: string;
+  /** Thumbnail bytes (JPEG or PNG) per file for the misclassified images, e.g. from reportThumbnails. */
+  thumbnails?: ReadonlyMap<string, Uint8Array>;
+  /** Explanation overlays (PNG bytes, e.g. a class activation map) per file, shown beside the thumbnail. */
+  overlays?: ReadonlyMap<string, Uint8Array>;
+  /** How many misclassified images to list, highest loss first. Default 50. */
+  maxImages?: number;
+  /** Time stamp shown in the header. Default: none (the page is then a pure function of its inputs). */
+  generatedAt?: Date;
+}
+
+let plotlySource: string | undefined;
+
+/** The minified plotly.js bundle shipped in node_modules/plotly.js-dist-min, read once. */
+export function plotlyScript(): string {
+  if (plotlySource === undefined) {
+    const require = createRequire(import.meta.url);
+    const text = readFileSync(require.resolve('plotly.js-dist-min'), 'utf8');
+    // an inline <script> ends at the first "</script": keep the bundle from closing it early
+    plotlySource = text.replace(/<\/script/gi, '<\\/script');
+  }
+  return plotlySource;
+}
+
+/**
+ * One self-contained HTML page for an evaluation: summary, classification report, confusion matrix,
+ * PR and ROC curves, training curves (with history), the misclassified images with thumbnails and
+ * optional explanation overlays, and the skipped files. plotly.js is inlined; nothing is fetched.
+ */
+export function renderHtmlReport(evaluation: Evaluation, options: HtmlReportOptions = {}): string {
+  const title = options.title ?? 'imgcls evaluation report';
+  const maxImages = options.maxImages ?? 50;
+  const figures: { id: string; figure: PlotlyFigure }[] = [];
+  const plot = (id: string, figure: PlotlyFigure): string => {
+    figures.push({ id, figure });
+    return `<div class="plot" id="${id}"></div>`;
+  };
+  const { metrics } = evaluation;
+  const threshold = evaluation.threshold;
+  const confusionSection = `<div class="row">${plot('confusion', confusionMatrixFigure(evaluation.confusionMatrix, evaluation.classNames))}</div>`;
+
+  const header: string[] = [];
+  if (options.checkpoint) header.push(`checkpoint <code>${escapeHtml(options.checkpoint)}</code>`);
+  if (options.data) header.push(`data <code>${escapeHtml(options.data)}</code>`);
+  if (options.generatedAt) header.push(`generated ${escapeHtml(options.generatedAt.toISOString())}`);
+
+  const summary = [
+    `<li>accuracy <b>${(metrics.accuracy * 100).toFixed(1)}%</b> on ${metrics.support} images</li>`,
+    `<li>${evaluation.images.filter((image) => image.predicted !== image.actual).length} misclassified, ${evaluation.skipped.length} unreadable files skipped</li>`,
+    threshold
+      ? `<li>decision threshold: predict <b>${escapeHtml(threshold.className)}</b> when its probability ≥ ${threshold.value.toFixed(4)}` +
+        `${threshold.targetRecall !== undefined ? ` (chosen for recall ≥ ${threshold.targetRecall})` : ''}</li>`
+      : '<li>decision: the most probable class</li>',
+    ...metrics.notes.map((note) => `<li class="note">${escapeHtml(note)}</li>`),
+  ];
+
+  const curveSections = evaluation.curves
+    .filter((curves) => curves.precisionRecall || curves.roc)
+    .map((curves, i) => {
+      const marked = threshold && threshold.className === curves.className ? threshold.value : undefined;
+      const parts: string[] = [];
+      if (curves.precisionRecall) parts.push(plot(`pr-${i}`, prCurveFigure(curves.precisionRecall, marked, { className: curves.className })));
+      if (curves.roc && curves.rocAuc !== undefined) parts.push(plot(`roc-${i}`, rocCurveFigure(curves.roc, curves.rocAuc, { className: curves.className })));
+      return `<div class="row">${parts.join('')}</div>`;
+    });
+
+  const historySection =
+    options.history && options.history.length > 0
+      ? `<h2>Training</h2><div class="row">${plot('loss', lossCurveFigure(options.history))}${plot('accuracy', accuracyCurveFigure(options.history))}</div>`
+      : '';
+
+  const worst = topLosses(evaluation.images, { k: maxImages });
+  const imageRows = worst.map((image) => {
+    const thumbnail = options.thumbnails?.get(image.file);
+    const overlay = options.overlays?.get(image.file);
+    const pictures = [
+      thumbnail ? `<img alt="image" src="${dataUri(thumbnail)}">` : '<span class="missing">no preview</span>',
+      overlay ? `<img alt="explanation" class="overlay" src="${dataUri(overlay)}">` : '',
+    ].join('');
+    return (
+      `<tr><td class="pictures">${pictures}</td><td><code>${escapeHtml(image.file)}</code></td>` +
+      `<td>${escapeHtml(image.actualClass)}</td><td>${escapeHtml(image.predictedClass)}</td>` +
+      `<td>${image.probability.toFixed(3)}</td><td>${image.actualProbability.toFixed(3)}</td><td>${image.loss.toFixed(3)}</td></tr>`
+    );
+  });
+  const misclassifiedCount = evaluation.images.filter((image) => image.predicted !== image.actual).length;
+  const imagesSection =
+    worst.length > 0
+      ? `<h2>Misclassified images (top losses${misclassifiedCount > worst.length ? `, ${worst.length} of ${misclassifiedCount}` : ''})</h2>` +
+        '<table class="images"><thead><tr><th></th><th>file</th><th>actual</th><th>predicted</th><th>p(predicted)</th><th>p(actual)</th><th>loss</th></tr></thead>' +
+        `<tbody>${imageRows.join('\n')}</tbody></table>`
+      : '<h2>Misclassified images</h2><p>None: every image was classified correctly.</p>';
+  const skippedSection =
+    evaluation.skipped.length > 0
+      ? `<h2>Skipped files</h2><ul>${evaluation.skipped.map((s) => `<li><code>${escapeHtml(s.file)}</code>: ${escapeHtml(s.reason)}</li>`).join('')}</ul>`
+      : '';
+
+  const body = [
+    `<h1>${escapeHtml(title)}</h1>`,
+    header.length > 0 ? `<p class="meta">${header.join(' · ')}</p>` : '',
+    `<ul class="summary">${summary.join('')}</ul>`,
+    '<h2>Classification report</h2>',
+    `<pre class="report">${escapeHtml(evaluation.report)}</pre>`,
+    confusionSection,
+    curveSections.length > 0 ? `<h2>Curves (one class against the rest)</h2>${curveSections.join('')}` : '',
+    historySection,
+    imagesSection,
+    skippedSection,
+  ].join('\n');
+
+  const figureJson = JSON.stringify(figures).replace(/</g, '\\u003c');
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; }
+.meta { color: #666; }
+.row { display: flex; flex-wrap: wrap; gap: 1rem; }
+.plot { width: 560px; height: 440px; }
+pre.report { background: #f6f8fa; padding: 1rem; display: inline-block; }
+table.images { border-collapse: collapse; }
+table.images td, table.images th { border-bottom: 1px solid #ddd; padding: 0.3rem 0.6rem; text-align: left; vertical-align: middle; }
+td.pictures img { max-height: 160px; margin-right: 0.3rem; }
+.missing, .note { color: #888; }
+</style>
+</head>
+<body>
+${body}
+<script>${plotlyScript()}</script>
+<script type="application/json" id="imgcls-figures">${figureJson}</script>
+<script>
+for (const { id, figure } of JSON.parse(document.getElementById('imgcls-figures').textContent)) {
+  Plotly.newPlot(id, figure.data, figure.layout, { responsive: true, displaylogo: false });
+}
+</script>
+</body>
+</html>
+`;
+}
+
+/** A data: URI of PNG or JPEG bytes (sniffed from the magic number). */
+export function dataUri(bytes: Uint8Array): string {
+  const isPng = bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;
+  const isJpeg = bytes[0] === 0xff && bytes[1] === 0xd8;
+  const mime = isPng ? 'image/png' : isJpeg ? 'image/jpeg' : 'application/octet-stream';
+  return `data:${mime};base64,${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')}`;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
