@@ -4,4 +4,6 @@ export * from './backend.js';
 export * from './data/index.js';
 export * from './model/index.js';
 export * from './train/index.js';
+export * from './eval/index.js';
 export * from './explain/index.js';
+export * from './plots/index.js';
