@@ -129,6 +129,53 @@ function isBetter(monitor: ResolvedTrainConfig['monitor'], candidate: { accuracy
   return candidate.accuracy > best.accuracy || (candidate.accuracy === best.accuracy && candidate.loss < best.loss);
 }
 
+/** Validation figures of one epoch. */
+export interface ValidationMetrics {
+  /** Mean cross-entropy (unweighted). */
+  loss: number;
+  accuracy: number;
+  /** Recall of each class (NaN for a class absent from the labels). */
+  recall: number[];
+  /** Images predicted as each class. */
+  predictedCounts: number[];
+  /** Set when every prediction fell on one class although the labels hold several. */
+  warning?: string;
+}
+
+/** Loss, accuracy, per-class recall and a collapse warning from softmax rows and their true labels. */
+export function validationMetrics(probabilities: Float32Array, labels: readonly number[], classNames: readonly string[]): ValidationMetrics {
+  const numClasses = classNames.length;
+  let loss = 0;
+  let correct = 0;
+  const hits = new Array<number>(numClasses).fill(0);
+  const totals = new Array<number>(numClasses).fill(0);
+  const predictedCounts = new Array<number>(numClasses).fill(0);
+  labels.forEach((label, row) => {
+    const p = probabilities.subarray(row * numClasses, (row + 1) * numClasses);
+    let best = 0;
+    for (let c = 1; c < numClasses; c++) if (p[c] > p[best]) best = c;
+    loss -= Math.log(Math.max(p[label], 1e-30));
+    totals[label]++;
+    predictedCounts[best]++;
+    if (best === label) {
+      correct++;
+      hits[label]++;
+    }
+  });
+  const present = totals.filter((t) => t > 0).length;
+  const collapsed = predictedCounts.findIndex((n) => n === labels.length);
+  const warning = present > 1 && collapsed >= 0
+    ? `every validation image was predicted "${classNames[collapsed]}": the model has collapsed onto one class (check class balance, learning rate, labels)`
+    : undefined;
+  return {
+    loss: loss / Math.max(labels.length, 1),
+    accuracy: correct / Math.max(labels.length, 1),
+    recall: totals.map((t, c) => (t === 0 ? NaN : hits[c] / t)),
+    predictedCounts,
+    ...(warning ? { warning } : {}),
+  };
+}
+
 /**
  * Trains a classifier on a folder-per-class dataset and returns where its history and checkpoints
  * are. 'head' mode caches each image's backbone features on disk and trains only the dense head.
@@ -262,33 +309,11 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   };
 
   // validation: loss, accuracy, per-class recall, collapse onto one class
-  const validate = async (): Promise<{ loss: number; accuracy: number; recall: number[]; warning?: string } | null> => {
+  const validate = async (): Promise<ValidationMetrics | null> => {
     if (validSamples.length === 0) return null;
     const indices = validSamples.map((_, i) => i);
     const probabilities = await runner.predict(gather(validSamples, indices, () => 0), indices.length);
-    let loss = 0;
-    let correct = 0;
-    const hits = new Array<number>(numClasses).fill(0);
-    const totals = new Array<number>(numClasses).fill(0);
-    const predictedCounts = new Array<number>(numClasses).fill(0);
-    validSamples.forEach((sample, row) => {
-      const p = probabilities.subarray(row * numClasses, (row + 1) * numClasses);
-      let best = 0;
-      for (let c = 1; c < numClasses; c++) if (p[c] > p[best]) best = c;
-      loss -= Math.log(Math.max(p[sample.label], 1e-30));
-      totals[sample.label]++;
-      predictedCounts[best]++;
-      if (best === sample.label) {
-        correct++;
-        hits[sample.label]++;
-      }
-    });
-    const present = totals.filter((t) => t > 0).length;
-    const collapsed = predictedCounts.findIndex((n) => n === validSamples.length);
-    const warning = present > 1 && collapsed >= 0
-      ? `every validation image was predicted "${dataset.classNames[collapsed]}": the model has collapsed onto one class (check class balance, learning rate, labels)`
-      : undefined;
-    return { loss: loss / validSamples.length, accuracy: correct / validSamples.length, recall: totals.map((t, c) => (t === 0 ? NaN : hits[c] / t)), warning };
+    return validationMetrics(probabilities, validSamples.map((s) => s.label), dataset.classNames);
   };
 
   // epochs
