@@ -29,6 +29,8 @@ async function selectBackend(forced?: BackendName): Promise<BackendName> {
     throw new ImgclsError(`unknown backend "${forced}"`, 'BACKEND_UNAVAILABLE', undefined,
       `Use one of: ${BACKEND_ORDER.join(', ')} (IMGCLS_BACKEND or --backend).`);
   }
+  // the library never prints: PROD silences TF.js' console tips (log.warn) without changing results
+  tf.env().set('PROD', true);
   for (const name of forced ? [forced] : BACKEND_ORDER) {
     try {
       if (await startBackend(name)) return name;

@@ -21,10 +21,11 @@ export function withHead(backbone: tf.LayersModel, numClasses: number, options: 
     throw usageError(`dropout must be in [0, 1). Received: ${dropout}`);
   }
   const features = backbone.outputs[0];
-  if (backbone.outputs.length !== 1 || features.shape.length !== 2) {
+  const outputLayer = backbone.layers[backbone.layers.length - 1];
+  if (backbone.outputs.length !== 1 || outputLayer.getClassName() !== 'GlobalAveragePooling2D') {
     throw usageError(
-      `withHead needs a backbone with one pooled [batch, features] output. Received output shape: [${features.shape.join(', ')}]`,
-      'Build it with includeTop: false.',
+      `withHead needs a backbone whose one output is global average pooling. Received: ${outputLayer.name} [${features.shape.join(', ')}]`,
+      'Build or load the backbone with includeTop: false.',
     );
   }
   let x = tf.layers.dropout({ rate: dropout, name: 'head_dropout' }).apply(features) as tf.SymbolicTensor;

