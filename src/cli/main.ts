@@ -6,6 +6,7 @@ type CommandFn = (argv: string[]) => Promise<number>;
 const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandFn> }> = {
   // one entry per subcommand, kept in alphabetical order
   data: { summary: 'check a dataset: counts, unreadable files, duplicates, leaks', load: async () => (await import('./data.js')).dataCommand },
+  explain: { summary: 'show where the classifier looked: class activation map over the image (PNG)', load: async () => (await import('./explain.js')).explainCommand },
   sample: { summary: 'write a small synthetic two-class dataset (logo / others)', load: async () => (await import('./sample.js')).sampleCommand },
   train: { summary: 'fine-tune EfficientNet-B0 on a dataset (head, top-k or full); history + checkpoints', load: async () => (await import('./train.js')).trainCommand },
 };

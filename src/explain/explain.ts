@@ -3,7 +3,8 @@ import { ImgclsError, usageError } from '../errors.js';
 import { decodeImage } from '../data/decode.js';
 import { loadImage, resolvePreprocessing } from '../data/preprocess.js';
 import type { Preprocessing } from '../data/types.js';
-import type { Classifier, ModelSpec } from '../model/types.js';
+import type { Classifier } from '../model/types.js';
+import { rankPredictions } from '../train/classifier.js';
 import { classActivationMap, headProbabilities } from './cam.js';
 
 /** A rectangle in image pixels. */
@@ -72,7 +73,8 @@ export async function explain(classifier: Classifier, file: string, options: Exp
       'INTERNAL', file, 'The backbone engine and the head disagree; report this with the checkpoint used.');
   }
   const probabilities = Array.from(headProbabilities(featureMap, mapSize, channels, head));
-  const predictedIndex = predictedClassIndex(probabilities, spec);
+  // the predicted class follows classify()'s rule, spec.threshold included
+  const predictedIndex = spec.classNames.indexOf(rankPredictions(probabilities, spec, 1)[0].className);
   const classIndex = requested === undefined ? predictedIndex : spec.classNames.indexOf(requested);
   return {
     file,
@@ -87,17 +89,6 @@ export async function explain(classifier: Classifier, file: string, options: Exp
     imageHeight: size.height,
     region: inputRegion(size.width, size.height, preprocessing),
   };
-}
-
-/**
- * The predicted class index: spec.threshold's class when its probability reaches the threshold, else the
- * most probable other class; without a threshold, the most probable class.
- */
-export function predictedClassIndex(probabilities: readonly number[], spec: Pick<ModelSpec, 'classNames' | 'threshold'>): number {
-  const argmax = (skip: number) => probabilities.reduce((best, p, i) => (i !== skip && (best < 0 || p > probabilities[best]) ? i : best), -1);
-  const thresholdIndex = spec.threshold ? spec.classNames.indexOf(spec.threshold.className) : -1;
-  if (spec.threshold === undefined || thresholdIndex < 0) return argmax(-1);
-  return probabilities[thresholdIndex] >= spec.threshold.value ? thresholdIndex : argmax(thresholdIndex);
 }
 
 /** The part of a width × height image that preprocessing feeds to the network. */

@@ -5,7 +5,7 @@ import { initBackend } from '../../src/backend.js';
 import { isImgclsError } from '../../src/errors.js';
 import { classActivationMap, headProbabilities, upsampleMap } from '../../src/explain/cam.js';
 import { colormapTable, JET_STOPS, plotlyColorscale } from '../../src/explain/colormap.js';
-import { predictedClassIndex, inputRegion } from '../../src/explain/explain.js';
+import { inputRegion } from '../../src/explain/explain.js';
 import type { DenseHead } from '../../src/model/types.js';
 import { seededRandom } from '../../src/data/scan.js';
 import { applyHead } from './helpers.js';
@@ -88,15 +88,6 @@ describe('explain helpers', () => {
     // pixel centres 0.5..3.5 → source x -0.25, 0.25, 0.75, 1.25 → clamped 0, 0.25, 0.75, 1
     assert.deepEqual(Array.from(wide), [0, 0.25, 0.75, 1]);
     assert.deepEqual(Array.from(upsampleMap(new Float32Array([0.5]), 1, 3, 2)), new Array(6).fill(0.5));
-  });
-
-  it('predictedClassIndex follows argmax, or the threshold rule when the spec has one', () => {
-    const classNames = ['a', 'b', 'c'];
-    assert.equal(predictedClassIndex([0.2, 0.5, 0.3], { classNames }), 1);
-    const threshold = { className: 'c', value: 0.25 };
-    assert.equal(predictedClassIndex([0.2, 0.5, 0.3], { classNames, threshold }), 2);
-    assert.equal(predictedClassIndex([0.3, 0.5, 0.2], { classNames, threshold }), 1);
-    assert.equal(predictedClassIndex([0.6, 0.2, 0.2], { classNames, threshold }), 0);
   });
 
   it('inputRegion: whole image for squash, centred square for center-crop', () => {
