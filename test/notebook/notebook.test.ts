@@ -1,0 +1,155 @@
+// The lesson notebook, executed for real: Debian's Jupyter (nbconvert) drives the tslab kernel, the
+// cells import the built library by its package name. No mocks. Quick mode (IMGCLS_QUICK=1) uses the
+// generated sample and few epochs.
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { after, before, test } from 'node:test';
+
+/** This file runs from dist/test/notebook/. */
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+/** Where the executed notebook of the last run is kept for inspection (git-ignored). */
+const ARTIFACT = path.join(REPO_ROOT, 'artifacts', 'notebook', 'image-classification.executed.ipynb');
+const PLOTLY_MIME = 'application/vnd.plotly.v1+json';
+/** A line of formatDatasetReport's output. */
+const REPORT_TEXT = 'Validation images also in train:';
+
+interface NotebookOutput {
+  output_type: string;
+  name?: string;
+  text?: string | string[];
+  data?: Record<string, unknown>;
+}
+interface NotebookCell {
+  cell_type: 'code' | 'markdown' | 'raw';
+  id?: string;
+  source: string | string[];
+  metadata: { tags?: string[] } & Record<string, unknown>;
+  outputs?: NotebookOutput[];
+}
+interface Notebook {
+  cells: NotebookCell[];
+  metadata: { kernelspec?: { name?: string } } & Record<string, unknown>;
+  nbformat: number;
+  nbformat_minor: number;
+}
+interface ExecutionResult {
+  exitCode: number;
+  stderr: string;
+  executed?: Notebook;
+  problems: string[];
+}
+/** scripts/notebook-execute.mjs: the same harness `npm run notebook:execute` uses. */
+interface NotebookHarness {
+  LESSON_NOTEBOOK: string;
+  prepareKernel(): Promise<string>;
+  executeNotebook(
+    notebook: Notebook,
+    options?: { env?: Record<string, string>; jupyterPath?: string; timeoutSeconds?: number },
+  ): Promise<ExecutionResult>;
+}
+
+let harness: NotebookHarness;
+let jupyterPath: string;
+let lesson: Notebook;
+
+before(async () => {
+  harness = (await import(pathToFileURL(path.join(REPO_ROOT, 'scripts', 'notebook-execute.mjs')).href)) as NotebookHarness;
+  jupyterPath = await harness.prepareKernel();
+  lesson = JSON.parse(await fs.readFile(harness.LESSON_NOTEBOOK, 'utf8')) as Notebook;
+});
+
+after(async () => {
+  if (jupyterPath) await fs.rm(jupyterPath, { recursive: true, force: true });
+});
+
+const sourceOf = (cell: NotebookCell) => (Array.isArray(cell.source) ? cell.source.join('') : cell.source);
+const textOf = (value: unknown) => (Array.isArray(value) ? value.join('') : typeof value === 'string' ? value : '');
+
+/** Runs a notebook in quick mode with the kernel registered for this test file. */
+function runQuick(notebook: Notebook): Promise<ExecutionResult> {
+  return harness.executeNotebook(notebook, { env: { IMGCLS_QUICK: '1' }, jupyterPath });
+}
+
+/** What the lesson must show once executed; one message per missing thing (empty when all is there). */
+function lessonOutputProblems(executed: Notebook): string[] {
+  const outputs = executed.cells.flatMap((cell) => cell.outputs ?? []);
+  const text = outputs
+    .map((output) => textOf(output.text) + textOf(output.data?.['text/plain']) + textOf(output.data?.['text/html']))
+    .join('\n');
+  const plotly = outputs.filter((output) => output.data?.[PLOTLY_MIME] !== undefined);
+  const pngs = outputs.filter((output) => typeof output.data?.['image/png'] === 'string');
+  const problems: string[] = [];
+  if (!text.includes(REPORT_TEXT)) problems.push(`no dataset report text ("${REPORT_TEXT}") in any output`);
+  if (plotly.length < 3) problems.push(`${plotly.length} plotly figures (${PLOTLY_MIME}), expected at least 3`);
+  if (pngs.length < 1) problems.push('no image/png output');
+  return problems;
+}
+
+/** A copy of the lesson with `line` appended to the first code cell whose source includes `marker`. */
+function breakCell(notebook: Notebook, marker: string, line: string): { broken: Notebook; index: number } {
+  const broken = structuredClone(notebook);
+  const index = broken.cells.findIndex((cell) => cell.cell_type === 'code' && sourceOf(cell).includes(marker));
+  assert.ok(index >= 0, `no code cell contains ${marker}`);
+  broken.cells[index].source = `${sourceOf(broken.cells[index])}\n${line}\n`;
+  return { broken, index };
+}
+
+test('the lesson notebook uses the tslab kernel, has train-tagged cells and imports imgcls by package name', () => {
+  assert.equal(lesson.metadata.kernelspec?.name, 'tslab');
+  const code = lesson.cells.filter((cell) => cell.cell_type === 'code');
+  assert.ok(code.some((cell) => cell.metadata.tags?.includes('train')), 'some code cell should carry the "train" tag');
+  const sources = code.map(sourceOf).join('\n');
+  assert.match(sources, /from 'imgcls'/);
+  assert.doesNotMatch(sources, /from '\.\.?\//, 'cells import the package, not relative source paths');
+  for (const cell of lesson.cells) assert.deepEqual(cell.outputs ?? [], [], 'the committed notebook carries no outputs');
+});
+
+test('the lesson notebook runs headless on the tslab kernel (quick mode) and shows the report, plotly figures and a PNG', async () => {
+  const result = await runQuick(lesson);
+  if (result.executed) {
+    await fs.mkdir(path.dirname(ARTIFACT), { recursive: true });
+    await fs.writeFile(ARTIFACT, JSON.stringify(result.executed, null, 1));
+  }
+  assert.deepEqual(result.problems, [], `cells failed:\n${result.problems.join('\n')}`);
+  assert.equal(result.exitCode, 0);
+  assert.ok(result.executed, 'nbconvert should print the executed notebook');
+  assert.deepEqual(lessonOutputProblems(result.executed), []);
+});
+
+test('the output check fails on a notebook without outputs (the unexecuted lesson)', () => {
+  const problems = lessonOutputProblems(lesson);
+  assert.equal(problems.length, 3, problems.join('\n'));
+});
+
+test('a cell calling an undefined function makes the execution check fail, naming that cell', async () => {
+  const { broken } = breakCell(lesson, 'formatDatasetReport', 'deliberatelyUndefinedFunction();');
+  const result = await runQuick(broken);
+  assert.notEqual(result.exitCode, 0, 'nbconvert should exit non-zero');
+  assert.ok(result.problems.length > 0);
+  assert.match(result.problems.join('\n'), /deliberatelyUndefinedFunction/, 'the failure should quote the broken cell');
+});
+
+test('a type error in a cell makes the execution check fail', async () => {
+  const { broken } = breakCell(lesson, 'formatDatasetReport', "const deliberatelyWrong: number = 'not a number';");
+  const result = await runQuick(broken);
+  assert.notEqual(result.exitCode, 0);
+  assert.match(result.problems.join('\n'), /deliberatelyWrong/);
+});
+
+test('a cell that throws at run time makes the execution check fail', async () => {
+  const { broken } = breakCell(lesson, 'formatDatasetReport', "throw new Error('deliberately broken cell');");
+  const result = await runQuick(broken);
+  assert.notEqual(result.exitCode, 0);
+  assert.match(result.problems.join('\n'), /deliberately broken cell/);
+});
+
+test('a cell that only writes to stderr (nbconvert exits 0) still fails the check', async () => {
+  // cut the lesson after the broken cell: this failure does not stop nbconvert, and the rest is not needed
+  const { broken, index } = breakCell(lesson, 'formatDatasetReport', "console.error('deliberate stderr output');");
+  broken.cells = broken.cells.slice(0, index + 1);
+  const result = await runQuick(broken);
+  assert.equal(result.exitCode, 0, 'tslab does not fail the cell, so nbconvert succeeds');
+  assert.match(result.problems.join('\n'), new RegExp(`cell ${index} wrote to stderr: deliberate stderr output`));
+});
