@@ -110,7 +110,9 @@ test('the lesson notebook runs headless on the tslab kernel (quick mode) and sho
   const result = await runQuick(lesson);
   if (result.executed) {
     await fs.mkdir(path.dirname(ARTIFACT), { recursive: true });
-    await fs.writeFile(ARTIFACT, JSON.stringify(result.executed, null, 1));
+    const partial = `${ARTIFACT}.${process.pid}.partial`;
+    await fs.writeFile(partial, JSON.stringify(result.executed, null, 1));
+    await fs.rename(partial, ARTIFACT);
   }
   assert.deepEqual(result.problems, [], `cells failed:\n${result.problems.join('\n')}`);
   assert.equal(result.exitCode, 0);
