@@ -6,7 +6,7 @@ import { colormapTable, JET_STOPS, type ColormapStops } from './colormap.js';
 import type { Explanation } from './explain.js';
 
 /** Options of renderOverlayPng. */
-export interface OverlayOptions {
+export interface OverlayPngOptions {
   /** Opacity of the colour map over the image, in [0, 1]. Default 0.45. */
   opacity?: number;
   /** Longest side of the PNG in pixels; larger images are shrunk, smaller ones kept. Default 1024. */
@@ -19,7 +19,7 @@ export interface OverlayOptions {
  * A PNG of the explained image with its class activation map upsampled bilinearly to the image and
  * laid over it as a translucent colour map (only over the region the network saw).
  */
-export async function renderOverlayPng(explanation: Explanation, options: OverlayOptions = {}): Promise<Buffer> {
+export async function renderOverlayPng(explanation: Explanation, options: OverlayPngOptions = {}): Promise<Buffer> {
   const opacity = options.opacity ?? 0.45;
   const maxSize = options.maxSize ?? 1024;
   if (!(typeof opacity === 'number' && opacity >= 0 && opacity <= 1)) throw usageError(`opacity must be a number in [0, 1]. Received: ${opacity}`);

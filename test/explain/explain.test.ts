@@ -6,12 +6,11 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { loadImage } from '../../src/data/preprocess.js';
 import { isImgclsError } from '../../src/errors.js';
-import { explain, renderOverlayPng } from '../../src/explain/index.js';
+import { explain, renderOverlayPng, renderOverlayPngs } from '../../src/explain/index.js';
 import { createBackboneEngine } from '../../src/model/engine.js';
-import type { BackboneEngine, Classifier, DenseHead } from '../../src/model/types.js';
-import { argmax, cellsOf, engineClassifier, singleBatch, writePatchImage, type Patch } from './helpers.js';
+import type { BackboneEngine, Classifier } from '../../src/model/types.js';
+import { argmax, cellsOf, engineClassifier, patchDetectorHead, singleBatch, writePatchImage, type Patch } from './helpers.js';
 
-const CHANNELS = 1280;
 const MAP_SIZE = 7;
 /** Top-right patch: pixels x 128–191, y 32–95 of a 224 × 224 image = map rows 1–2, cols 4–5. */
 const PATCH_A: Patch = { left: 128, top: 32, size: 64 };
@@ -30,7 +29,6 @@ describe('explain with a head set by hand so one feature channel decides the cla
   let dir: string;
   let engine: BackboneEngine;
   let classifier: Classifier;
-  let channel: number;
   const files = { a: '', b: '', flat: '', wideB: '', paddedA: '' };
 
   before(async () => {
@@ -49,28 +47,10 @@ describe('explain with a head set by hand so one feature channel decides the cla
     await sharp(files.a).extend({ left: 112, right: 112, background: { r: 128, g: 128, b: 128 } }).toFile(files.paddedA);
 
     engine = await createBackboneEngine();
-    // Find, with the real backbone, the channel that fires most at patch A's cells and least elsewhere.
-    const run = async (file: string) => engine.run(singleBatch(await loadImage(file), file), { featureMap: true });
-    const patched = await run(files.a);
-    const flat = await run(files.flat);
-    let bestScore = -Infinity;
-    for (let c = 0; c < CHANNELS; c++) {
-      let insideMean = 0;
-      let outsideMax = -Infinity;
-      for (let cell = 0; cell < MAP_SIZE * MAP_SIZE; cell++) {
-        const value = patched.featureMap![cell * CHANNELS + c];
-        if (CELLS_A.has(cell)) insideMean += value / CELLS_A.size;
-        else outsideMax = Math.max(outsideMax, value);
-      }
-      if (insideMean - outsideMax > bestScore) [bestScore, channel] = [insideMean - outsideMax, c];
-    }
-    assert.ok(bestScore > 1, `no channel singles out the patch (best margin ${bestScore})`);
-    // Classes ['flat', 'patch']: only `channel` feeds 'patch'; its bias puts the boundary halfway between
-    // the pooled value of that channel on the flat image and on the patched image.
-    const kernel = new Float32Array(CHANNELS * 2);
-    kernel[channel * 2 + 1] = 1;
-    const boundary = (flat.pooled[channel] + patched.pooled[channel]) / 2;
-    const head: DenseHead = { kernel, bias: new Float32Array([0, -boundary]), inputDim: CHANNELS, numClasses: 2 };
+    // find, with the real backbone, the channel that fires most at patch A's cells and least elsewhere
+    const detector = await patchDetectorHead(engine, files.a, files.flat, CELLS_A);
+    assert.ok(detector.margin > 1, `no channel singles out the patch (best margin ${detector.margin})`);
+    const head = detector.head;
     classifier = engineClassifier(engine, head, ['flat', 'patch']);
   });
 
@@ -110,6 +90,30 @@ describe('explain with a head set by hand so one feature channel decides the cla
     assert.equal(forced.predictedClassName, 'patch');
     // the 'flat' column of the head is all zeros: no evidence anywhere
     assert.deepEqual(Array.from(forced.map), new Array(49).fill(0));
+  });
+
+  it('the predicted class follows spec.threshold, as classify() does', async () => {
+    const thresholded: Classifier = { ...classifier, spec: { ...classifier.spec, threshold: { className: 'flat', value: 1e-6 } } };
+    const explanation = await explain(thresholded, files.a);
+    assert.ok(explanation.probabilities[0] < explanation.probabilities[1], 'patch is the more probable class');
+    assert.equal(explanation.predictedClassName, 'flat');
+    assert.equal(explanation.className, 'flat');
+  });
+
+  it('renderOverlayPngs: one PNG per image, unreadable images skipped with the reason, progress, cancel', async () => {
+    const missing = path.join(dir, 'missing.png');
+    const seen: number[] = [];
+    const result = await renderOverlayPngs(classifier, [files.a, missing, files.b], { maxSize: 64, onProgress: (p) => seen.push(p.done) });
+    assert.deepEqual([...result.overlays.keys()], [files.a, files.b]);
+    assert.deepEqual(result.explanations.map((e) => e.file), [files.a, files.b]);
+    const png = await sharp(result.overlays.get(files.a)!).metadata();
+    assert.deepEqual([png.format, png.width, png.height], ['png', 64, 64]);
+    assert.equal(result.skipped.length, 1);
+    assert.equal(result.skipped[0].file, missing);
+    assert.match(result.skipped[0].reason, /IMAGE_UNREADABLE/);
+    assert.deepEqual(seen, [1, 2, 3]);
+    await assert.rejects(renderOverlayPngs(classifier, [files.a], { className: 'dog' }), (err) => isImgclsError(err, 'USAGE'));
+    await assert.rejects(renderOverlayPngs(classifier, [files.a], { signal: AbortSignal.abort() }), (err) => isImgclsError(err, 'CANCELLED'));
   });
 
   it('probabilities from the map agree with the classifier', async () => {

@@ -92,3 +92,37 @@ export function cellsOf(mapSize: number, row0: number, row1: number, col0: numbe
   for (let row = row0; row <= row1; row++) for (let col = col0; col <= col1; col++) cells.add(row * mapSize + col);
   return cells;
 }
+
+/**
+ * A two-class head ['flat', 'patch'] where one feature channel decides the class: the real backbone's
+ * channel that fires most inside `patchCells` of `patchedFile` and least outside them. The 'patch'
+ * bias puts the boundary halfway between that channel's pooled value on `flatFile` and on `patchedFile`.
+ */
+export async function patchDetectorHead(
+  engine: BackboneEngine,
+  patchedFile: string,
+  flatFile: string,
+  patchCells: Set<number>,
+): Promise<{ head: DenseHead; channel: number; margin: number }> {
+  const channels = 1280;
+  const run = async (file: string) => engine.run(singleBatch(await loadImage(file), file), { featureMap: true });
+  const patched = await run(patchedFile);
+  const flat = await run(flatFile);
+  const cells = patched.featureMap!.length / channels;
+  let margin = -Infinity;
+  let channel = -1;
+  for (let c = 0; c < channels; c++) {
+    let insideMean = 0;
+    let outsideMax = -Infinity;
+    for (let cell = 0; cell < cells; cell++) {
+      const value = patched.featureMap![cell * channels + c];
+      if (patchCells.has(cell)) insideMean += value / patchCells.size;
+      else outsideMax = Math.max(outsideMax, value);
+    }
+    if (insideMean - outsideMax > margin) [margin, channel] = [insideMean - outsideMax, c];
+  }
+  const kernel = new Float32Array(channels * 2);
+  kernel[channel * 2 + 1] = 1;
+  const boundary = (flat.pooled[channel] + patched.pooled[channel]) / 2;
+  return { head: { kernel, bias: new Float32Array([0, -boundary]), inputDim: channels, numClasses: 2 }, channel, margin };
+}
