@@ -92,8 +92,11 @@ export function openImage(file: string, bytes: Buffer): Sharp {
   return sharp(bytes, { failOn: 'error', pages: 1 }).rotate();
 }
 
-/** Finishes a pipeline from openImage as 8-bit sRGB RGB raw pixels, turning sharp failures into ImgclsErrors. */
-export async function toRgb(file: string, pipeline: Sharp): Promise<DecodedImage> {
+/**
+ * Finishes a pipeline from openImage as 8-bit sRGB RGB raw pixels, turning sharp failures into ImgclsErrors
+ * (pass the file's bytes so a cut-off file is recognised as truncated from its structure).
+ */
+export async function toRgb(file: string, pipeline: Sharp, bytes?: Uint8Array): Promise<DecodedImage> {
   try {
     const { data, info } = await pipeline
       .toColourspace('srgb')
@@ -104,16 +107,31 @@ export async function toRgb(file: string, pipeline: Sharp): Promise<DecodedImage
     if (info.channels !== 3) throw new Error(`expected 3 channels, got ${info.channels}`);
     return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
   } catch (err) {
-    throw decodeError(file, err);
+    throw decodeError(file, err, bytes);
   }
 }
 
+/**
+ * True when a JPEG, PNG or GIF does not end with its end marker (FFD9, IEND, 3B): the file was cut off.
+ * Checked from the bytes because libvips' error text is global and can be lost under concurrency.
+ */
+export function endsEarly(bytes: Uint8Array): boolean {
+  let end = bytes.length;
+  while (end > 0 && (bytes[end - 1] === 0 || bytes[end - 1] === 0x0a || bytes[end - 1] === 0x0d)) end--; // padding some writers add
+  const format = sniffImageFormat(bytes);
+  if (format === 'jpeg') return !(bytes[end - 2] === 0xff && bytes[end - 1] === 0xd9);
+  if (format === 'png') return String.fromCharCode(...bytes.subarray(Math.max(0, end - 8), end - 4)) !== 'IEND';
+  if (format === 'gif') return bytes[end - 1] !== 0x3b;
+  return false;
+}
+
 /** Maps a sharp/libvips failure to the matching ImgclsError. */
-function decodeError(file: string, err: unknown): ImgclsError {
+function decodeError(file: string, err: unknown, bytes?: Uint8Array): ImgclsError {
   if (err instanceof ImgclsError) return err;
   const message = err instanceof Error ? err.message : String(err);
   const firstLine = message.split('\n')[0];
-  if (/premature end|truncated|end of (stream|file|data)|read error|not enough data|unexpected end|cut short/i.test(message)) {
+  const cutOff = bytes !== undefined && endsEarly(bytes);
+  if (cutOff || /premature end|truncated|end of (stream|file|data)|read error|not enough data|unexpected end|cut short/i.test(message)) {
     return new ImgclsError(`image data is truncated (${firstLine}): ${file}`, 'IMAGE_TRUNCATED', file,
       'The file is incomplete; copy or download it again, or remove it.', { cause: err });
   }
@@ -139,5 +157,5 @@ export async function decodeImage(file: string, options: DecodeOptions = {}): Pr
   if (maxSize !== undefined) {
     pipeline = pipeline.resize(maxSize, maxSize, { fit: 'inside', withoutEnlargement: true, kernel: 'cubic' });
   }
-  return toRgb(file, pipeline);
+  return toRgb(file, pipeline, bytes);
 }

@@ -63,7 +63,7 @@ export async function loadImage(file: string, preprocessing: Partial<Preprocessi
 export async function loadResizedRgb(file: string, preprocessing: Partial<Preprocessing> = DEFAULT_PREPROCESSING): Promise<DecodedImage> {
   const resolved = resolvePreprocessing(preprocessing);
   const bytes = await readImageFile(file);
-  return toRgb(file, resizeStep(openImage(file, bytes), resolved));
+  return toRgb(file, resizeStep(openImage(file, bytes), resolved), bytes);
 }
 
 /** Resizes and normalises already-decoded 8-bit RGB pixels exactly as loadImage does for a file. */

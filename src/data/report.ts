@@ -103,7 +103,7 @@ async function inspect(entry: ReportedFile): Promise<Inspected> {
       withoutEnlargement: true,
       kernel: 'cubic',
     });
-    const small = await toRgb(entry.file, pipeline);
+    const small = await toRgb(entry.file, pipeline, bytes);
     return { entry, sha256, dhash: perceptualHash(small) };
   } catch (err) {
     return { entry, reason: skipReason(err) };

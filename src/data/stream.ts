@@ -37,9 +37,13 @@ function positiveInteger(name: string, value: number): number {
   return value;
 }
 
-/** The reason text of a failed decode: the ImgclsError message, else the error's message. */
+/** The reason text of a failed decode: error code and message, without the file name. */
 export function skipReason(err: unknown): string {
-  if (err instanceof ImgclsError) return `${err.code}: ${err.message}`;
+  if (err instanceof ImgclsError) {
+    // the skip list already names the file: drop the ": <file>" the message ends with
+    const message = err.file && err.message.endsWith(`: ${err.file}`) ? err.message.slice(0, -err.file.length - 2) : err.message;
+    return `${err.code}: ${message}`;
+  }
   return err instanceof Error ? err.message : String(err);
 }
 
