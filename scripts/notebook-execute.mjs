@@ -54,7 +54,14 @@ export async function executeNotebook(notebook, options = {}) {
   try {
     const result = await run(JUPYTER, args, {
       cwd: options.cwd ?? path.join(REPO_ROOT, 'notebooks'),
-      env: { ...process.env, ...options.env, JUPYTER_PATH: jupyterPath },
+      // kernels from jupyterPath only; connection files and config kept out of $HOME (CI may not own it)
+      env: {
+        ...process.env,
+        ...options.env,
+        JUPYTER_PATH: jupyterPath,
+        JUPYTER_RUNTIME_DIR: path.join(jupyterPath, 'runtime'),
+        JUPYTER_CONFIG_DIR: path.join(jupyterPath, 'config'),
+      },
       input: JSON.stringify(notebook),
     });
     let executed;
