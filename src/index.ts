@@ -5,5 +5,6 @@ export * from './data/index.js';
 export * from './model/index.js';
 export * from './train/index.js';
 export * from './eval/index.js';
+export * from './predict/index.js';
 export * from './explain/index.js';
 export * from './plots/index.js';

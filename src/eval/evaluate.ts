@@ -26,6 +26,9 @@ export interface Evaluation {
   threshold?: ModelSpec['threshold'];
 }
 
+/** Which images of a Dataset evaluate() looks at. */
+export type EvaluationSplit = 'valid' | 'train' | 'all';
+
 /** Progress of an evaluation. */
 export interface EvaluateProgress {
   /** Images looked at so far (classified or skipped). */
@@ -35,8 +38,8 @@ export interface EvaluateProgress {
 
 /** Options of evaluate. */
 export interface EvaluateOptions {
-  /** With a Dataset: which split to evaluate. Default 'valid'. */
-  split?: 'valid' | 'train';
+  /** With a Dataset: which split to evaluate ('all' = train + valid, e.g. a held-out test folder). Default 'valid'. */
+  split?: EvaluationSplit;
   /** Images per batch. Default 32. */
   batchSize?: number;
   /** Images decoded at the same time. Default 4. */
@@ -183,7 +186,7 @@ export function chooseThreshold(evaluation: Evaluation, className: string, targe
 function itemsToEvaluate(
   classNames: readonly string[],
   data: Dataset | readonly ImageItem[],
-  split: 'valid' | 'train',
+  split: EvaluationSplit,
 ): ImageItem[] {
   if (Array.isArray(data)) {
     const items = data as readonly ImageItem[];
@@ -195,7 +198,7 @@ function itemsToEvaluate(
     return [...items];
   }
   const dataset = data as Dataset;
-  if (split !== 'valid' && split !== 'train') throw usageError(`split must be 'valid' or 'train'. Received: ${split}`);
+  if (!['valid', 'train', 'all'].includes(split)) throw usageError(`split must be 'valid', 'train' or 'all'. Received: ${split}`);
   const unknown = dataset.classNames.filter((name) => !classNames.includes(name));
   if (unknown.length > 0) {
     throw new ImgclsError(
@@ -206,6 +209,6 @@ function itemsToEvaluate(
     );
   }
   const toClassifier = dataset.classNames.map((name) => classNames.indexOf(name));
-  const chosen = split === 'valid' ? dataset.valid : dataset.train;
+  const chosen = split === 'valid' ? dataset.valid : split === 'train' ? dataset.train : [...dataset.train, ...dataset.valid];
   return chosen.map((item) => ({ file: item.file, label: toClassifier[item.label] }));
 }

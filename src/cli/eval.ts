@@ -1,0 +1,213 @@
+import { parseArgs } from 'node:util';
+import { usageError } from '../errors.js';
+import type { Dataset } from '../data/types.js';
+import type { Evaluation, EvaluationSplit } from '../eval/evaluate.js';
+import type { ThresholdChoice } from '../eval/curves.js';
+import type { EngineChoice } from '../model/engine.js';
+import { csvField, displayPath } from './predict.js';
+
+const HELP = `Usage: imgcls eval <checkpoint> <data> [options]
+
+Evaluates a checkpoint on a folder-per-class dataset: accuracy, per-class precision, recall, F1 and
+support (scikit-learn's classification_report layout), confusion matrix, ROC AUC and average
+precision per class, and the misclassified images with the highest loss. Unreadable files are
+skipped and listed. Optionally picks the decision threshold that reaches a target recall for one
+class, reports the precision it costs, and stores it in the checkpoint so predict uses it.
+
+Options:
+  --split <name>           valid | train | all: which images of <data> [default: valid]
+  --valid-pct <x>          held-out share when <data> has no val/ folder [default: the checkpoint's, else 0.2]
+  --seed <n>               seed of that split [default: the checkpoint's, else 42]
+  --target-recall <x>      choose the threshold reaching this recall for --class (e.g. 0.95)
+  --class <name>           the class of --target-recall (e.g. logo)
+  --save-threshold         store the chosen threshold in the checkpoint (predict then applies it)
+  --no-threshold           ignore a threshold stored in the checkpoint (plain argmax)
+  --top-losses <n>         misclassified images listed [default: 10]
+  --json                   print the whole evaluation as JSON
+  --csv                    print one CSV row per image (file, actual, predicted, probabilities, loss)
+  --batch-size <n>         images per forward pass [default: 32]
+  --engine <name>          auto | onnxruntime | tfjs [default: auto]
+  --debug                  print stack traces of unexpected errors
+  -h, --help               show this help
+
+Examples:
+  imgcls eval runs/sample/checkpoints/best.imgcls sample-data
+  imgcls eval best.imgcls ../shared/lesson-data --split all --json > eval.json
+  imgcls eval best.imgcls sample-data --target-recall 0.95 --class logo --save-threshold`;
+
+function parseStrict<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    throw usageError(err instanceof Error ? err.message : String(err), 'See "imgcls eval --help".');
+  }
+}
+
+/** A number option, validated (integer and range when asked); undefined when absent. */
+export function numberOption(name: string, value: string | undefined, rule: { integer?: boolean; min?: number; max?: number } = {}): number | undefined {
+  if (value === undefined) return undefined;
+  const number = Number(value);
+  const ok = value.trim() !== '' && Number.isFinite(number) && (!rule.integer || Number.isInteger(number))
+    && (rule.min === undefined || number >= rule.min) && (rule.max === undefined || number <= rule.max);
+  if (!ok) {
+    const range = rule.min !== undefined || rule.max !== undefined ? ` in [${rule.min ?? '-∞'}, ${rule.max ?? '∞'}]` : '';
+    throw usageError(`--${name} must be ${rule.integer ? 'an integer' : 'a number'}${range}. Received: ${value}`);
+  }
+  return number;
+}
+
+/** A split name, validated. */
+export function splitOption(value: string | undefined): EvaluationSplit {
+  const split = value ?? 'valid';
+  if (split !== 'valid' && split !== 'train' && split !== 'all') throw usageError(`--split must be valid, train or all. Received: ${split}`);
+  return split;
+}
+
+/**
+ * Scans <data> the way the checkpoint's training run did (its validPct and seed unless given), so
+ * that the 'valid' split of an auto-split dataset is the one training held out.
+ */
+export async function scanForCheckpoint(checkpoint: string, data: string, overrides: { validPct?: number; seed?: number }): Promise<Dataset> {
+  const { loadCheckpoint } = await import('../train/checkpoint.js');
+  const { scanDataset } = await import('../data/scan.js');
+  const { training } = await loadCheckpoint(checkpoint);
+  const config = training?.config ?? {};
+  const validPct = overrides.validPct ?? (typeof config.validPct === 'number' ? config.validPct : undefined);
+  const seed = overrides.seed ?? (typeof config.seed === 'number' ? config.seed : undefined);
+  return scanDataset(data, { validPct, seed });
+}
+
+/** The evaluation as text: header, classification report, confusion matrix, AUCs, top losses, skipped files. */
+export function formatEvaluation(evaluation: Evaluation, context: { data: string; split: EvaluationSplit; topLosses: number }): string {
+  const { classNames, metrics } = evaluation;
+  const lines: string[] = [];
+  lines.push(`Evaluated ${metrics.support} images of ${context.data} (${context.split} split); ${evaluation.skipped.length} unreadable skipped`);
+  const t = evaluation.threshold;
+  lines.push(t ? `Decision: "${t.className}" when its probability ≥ ${t.value.toFixed(4)}, else the most probable class` : 'Decision: the most probable class');
+  lines.push('', evaluation.report.trimEnd(), '');
+  for (const note of metrics.notes) lines.push(`note: ${note}`);
+  if (metrics.notes.length > 0) lines.push('');
+  const width = Math.max(6, ...classNames.map((name) => name.length));
+  lines.push('Confusion matrix (rows: actual, columns: predicted)');
+  lines.push(`${''.padEnd(width)}  ${classNames.map((name) => name.padStart(Math.max(name.length, 5))).join('  ')}`);
+  evaluation.confusionMatrix.forEach((row, i) => {
+    lines.push(`${classNames[i].padEnd(width)}  ${row.map((count, j) => String(count).padStart(Math.max(classNames[j].length, 5))).join('  ')}`);
+  });
+  lines.push('', 'One class against the rest:');
+  for (const curves of evaluation.curves) {
+    const roc = curves.rocAuc !== undefined ? `ROC AUC ${curves.rocAuc.toFixed(3)}` : 'ROC AUC n/a';
+    const ap = curves.precisionRecall ? `average precision ${curves.precisionRecall.averagePrecision.toFixed(3)}` : 'average precision n/a (class absent)';
+    lines.push(`  ${curves.className.padEnd(width)}  ${roc}  ${ap}`);
+  }
+  const wrong = evaluation.images.filter((image) => image.predicted !== image.actual).sort((a, b) => b.loss - a.loss);
+  if (context.topLosses > 0) {
+    lines.push('', wrong.length === 0 ? 'No misclassified image.' : `Misclassified (${wrong.length}), highest loss first:`);
+    for (const image of wrong.slice(0, context.topLosses)) {
+      lines.push(`  loss ${image.loss.toFixed(3)}  actual ${image.actualClass}  predicted ${image.predictedClass} (${image.probability.toFixed(3)})  ${displayPath(image.file)}`);
+    }
+  }
+  if (evaluation.skipped.length > 0) {
+    lines.push('', 'Skipped (unreadable):');
+    for (const skipped of evaluation.skipped) lines.push(`  ${displayPath(skipped.file)}: ${skipped.reason}`);
+  }
+  return lines.join('\n');
+}
+
+/** One CSV row per evaluated image. */
+export function evaluationCsv(evaluation: Evaluation): string {
+  const header = ['file', 'actual', 'predicted', 'probability', ...evaluation.classNames.map((name) => `p_${name}`), 'loss'];
+  const rows = evaluation.images.map((image) => [
+    image.file, image.actualClass, image.predictedClass, image.probability.toFixed(6),
+    ...image.probabilities.map((p) => p.toFixed(6)), image.loss.toFixed(6),
+  ]);
+  return [header, ...rows].map((row) => row.map(csvField).join(',')).join('\n');
+}
+
+/** `imgcls eval <checkpoint> <data>`: prints the evaluation; optionally chooses and stores a threshold. */
+export async function evalCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseStrict(() => parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      split: { type: 'string' }, 'valid-pct': { type: 'string' }, seed: { type: 'string' },
+      'target-recall': { type: 'string' }, class: { type: 'string' }, 'save-threshold': { type: 'boolean', default: false },
+      'no-threshold': { type: 'boolean', default: false }, 'top-losses': { type: 'string' },
+      json: { type: 'boolean', default: false }, csv: { type: 'boolean', default: false },
+      'batch-size': { type: 'string' }, engine: { type: 'string' },
+      debug: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
+    },
+  }));
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  if (positionals.length !== 2) {
+    throw usageError(`expected a checkpoint and a data folder, got ${positionals.length} argument(s)`,
+      'Run "imgcls eval <checkpoint> <data>"; see "imgcls eval --help".');
+  }
+  const [checkpoint, data] = positionals;
+  if (values.json && values.csv) throw usageError('--json and --csv cannot be combined.');
+  const split = splitOption(values.split);
+  const targetRecall = numberOption('target-recall', values['target-recall'], { min: Number.MIN_VALUE, max: 1 });
+  const className = values.class;
+  if ((targetRecall === undefined) !== (className === undefined)) {
+    throw usageError('--target-recall and --class go together.', 'For example: --target-recall 0.95 --class logo');
+  }
+  if (values['save-threshold'] && targetRecall === undefined) {
+    throw usageError('--save-threshold needs --target-recall and --class.', 'For example: --target-recall 0.95 --class logo --save-threshold');
+  }
+  const topLossCount = numberOption('top-losses', values['top-losses'], { integer: true, min: 0 }) ?? 10;
+  const batchSize = numberOption('batch-size', values['batch-size'], { integer: true, min: 1 });
+  const dataset = await scanForCheckpoint(checkpoint, data, {
+    validPct: numberOption('valid-pct', values['valid-pct'], { min: 0, max: 0.99 }),
+    seed: numberOption('seed', values.seed, { integer: true }),
+  });
+
+  const { loadClassifier } = await import('../train/classifier.js');
+  const { evaluate, chooseThreshold } = await import('../eval/evaluate.js');
+  const classifier = await loadClassifier(checkpoint, { engine: values.engine as EngineChoice | undefined });
+  let evaluation: Evaluation;
+  try {
+    if (className !== undefined && !classifier.spec.classNames.includes(className)) {
+      throw usageError(`unknown class "${className}". Classes: ${classifier.spec.classNames.join(', ')}`);
+    }
+    evaluation = await evaluate(classifier, dataset, { split, batchSize, ...(values['no-threshold'] ? { threshold: null } : {}) });
+  } finally {
+    await classifier.dispose();
+  }
+
+  let choice: ThresholdChoice | undefined;
+  let saved = false;
+  if (targetRecall !== undefined && className !== undefined) {
+    choice = chooseThreshold(evaluation, className, targetRecall);
+    if (values['save-threshold']) {
+      const { updateCheckpointSpec } = await import('../train/checkpoint.js');
+      await updateCheckpointSpec(checkpoint, { threshold: { className, value: choice.threshold, targetRecall } });
+      saved = true;
+    }
+  }
+
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({ ...evaluation, ...(choice ? { thresholdChoice: { className, ...choice, saved } } : {}) }, null, 2)}\n`);
+  } else if (values.csv) {
+    process.stdout.write(`${evaluationCsv(evaluation)}\n`);
+  } else {
+    process.stdout.write(`${formatEvaluation(evaluation, { data, split, topLosses: topLossCount })}\n`);
+    if (choice && className !== undefined) {
+      process.stdout.write(
+        `\nThreshold for recall ≥ ${targetRecall} on "${className}": ${choice.threshold.toFixed(4)} → recall ${choice.recall.toFixed(3)}, ` +
+          `precision ${choice.precision.toFixed(3)} (${choice.truePositives} found, ${choice.falsePositives} false alarms)\n`,
+      );
+      process.stdout.write(saved
+        ? `Saved in ${checkpoint}: predict now says "${className}" when its probability ≥ ${choice.threshold.toFixed(4)}.\n`
+        : 'Add --save-threshold to store it in the checkpoint.\n');
+    }
+  }
+  if (choice && (values.json || values.csv)) {
+    process.stderr.write(`threshold ${choice.threshold} for recall ≥ ${targetRecall} on "${className}": precision ${choice.precision.toFixed(3)}${saved ? ' (saved)' : ''}\n`);
+  }
+  return 0;
+}
+
+export default evalCommand;

@@ -1,0 +1,176 @@
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { usageError } from '../errors.js';
+import type { EngineChoice } from '../model/engine.js';
+import type { Classifier } from '../model/types.js';
+import { isFileError, type PredictResult } from '../predict/predict.js';
+
+const HELP = `Usage: imgcls predict <checkpoint> <paths…> [options]
+
+Classifies image files, folders (recursively) and globs with a trained checkpoint, streaming in
+batches. Prints one row per file: the predicted class and its softmax probability (the
+checkpoint's decision threshold applies when it has one), or the reason a file could not be read.
+Exit code 0 when at least one file was classified, 1 when none could be, 2 on bad usage.
+
+Options:
+  --json                 print a JSON array of {file, predicted, probability, probabilities} | {file, error}
+  --csv                  print CSV: file, predicted, probability, one column per class, error
+  --batch-size <n>       images per forward pass [default: 32]
+  --concurrency <n>      images decoded at the same time [default: 4]
+  --top-k <n>            classes listed per file (table and JSON) [default: 1 in the table, all in JSON]
+  --engine <name>        auto | onnxruntime | tfjs [default: auto]
+  --debug                print stack traces of unexpected errors
+  -h, --help             show this help
+
+Examples:
+  imgcls predict runs/sample/checkpoints/best.imgcls poster.jpg
+  imgcls predict runs/sample/checkpoints/best.imgcls incoming/ --csv > predictions.csv
+  imgcls predict best.imgcls "photos/**/*.png" --json --batch-size 64`;
+
+function parseStrict<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    throw usageError(err instanceof Error ? err.message : String(err), 'See "imgcls predict --help".');
+  }
+}
+
+function positiveInteger(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const number = Number(value);
+  if (value.trim() === '' || !Number.isInteger(number) || number < 1) {
+    throw usageError(`--${name} must be a positive integer. Received: ${value}`);
+  }
+  return number;
+}
+
+/** A path relative to the working directory when it lies inside it, else absolute. */
+export function displayPath(file: string): string {
+  const relative = path.relative(process.cwd(), file);
+  return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
+}
+
+/** A CSV field, quoted when it holds a comma, quote or line break (RFC 4180). */
+export function csvField(value: string | number): string {
+  const text = String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/** Writes rows as they come, in one of three formats. */
+interface RowWriter {
+  write(result: PredictResult): void;
+  end(): void;
+}
+
+function createWriter(format: 'table' | 'json' | 'csv', classNames: readonly string[], topK: number | undefined): RowWriter {
+  const out = (text: string) => process.stdout.write(text);
+  if (format === 'json') {
+    let first = true;
+    return {
+      write(result) {
+        const row = isFileError(result) || topK === undefined ? result : { ...result, probabilities: result.probabilities.slice(0, topK) };
+        out(`${first ? '[\n' : ',\n'}  ${JSON.stringify(row)}`);
+        first = false;
+      },
+      end: () => out(first ? '[]\n' : '\n]\n'),
+    };
+  }
+  if (format === 'csv') {
+    out(`${['file', 'predicted', 'probability', ...classNames, 'error'].map(csvField).join(',')}\n`);
+    return {
+      write(result) {
+        const cells = isFileError(result)
+          ? [result.file, '', '', ...classNames.map(() => ''), result.error]
+          : [
+              result.file,
+              result.predicted,
+              result.probability.toFixed(6),
+              ...classNames.map((name) => result.probabilities.find((p) => p.className === name)?.probability.toFixed(6) ?? ''),
+              '',
+            ];
+        out(`${cells.map(csvField).join(',')}\n`);
+      },
+      end: () => undefined,
+    };
+  }
+  const width = Math.max('predicted'.length, 'ERROR'.length, ...classNames.map((name) => name.length));
+  out(`${'predicted'.padEnd(width)}  ${'prob'.padStart(5)}  file\n`);
+  return {
+    write(result) {
+      if (isFileError(result)) {
+        out(`${'ERROR'.padEnd(width)}  ${'-'.padStart(5)}  ${displayPath(result.file)}  (${result.error})\n`);
+        return;
+      }
+      const others = result.probabilities.slice(1, topK ?? 1).map((p) => `${p.className} ${p.probability.toFixed(3)}`);
+      const more = others.length > 0 ? `  (${others.join(', ')})` : '';
+      out(`${result.predicted.padEnd(width)}  ${result.probability.toFixed(3)}  ${displayPath(result.file)}${more}\n`);
+    },
+    end: () => undefined,
+  };
+}
+
+/** `imgcls predict <checkpoint> <paths…>`: one row per file; exit 1 only when nothing could be classified. */
+export async function predictCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseStrict(() => parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      csv: { type: 'boolean', default: false },
+      'batch-size': { type: 'string' },
+      concurrency: { type: 'string' },
+      'top-k': { type: 'string' },
+      engine: { type: 'string' },
+      debug: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  }));
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const [checkpoint, ...inputs] = positionals;
+  if (checkpoint === undefined || inputs.length === 0) {
+    throw usageError(checkpoint === undefined ? 'missing checkpoint and paths' : 'missing paths to classify',
+      'Run "imgcls predict <checkpoint> <paths…>"; see "imgcls predict --help".');
+  }
+  if (values.json && values.csv) throw usageError('--json and --csv cannot be combined.');
+  const batchSize = positiveInteger('batch-size', values['batch-size']);
+  const concurrency = positiveInteger('concurrency', values.concurrency);
+  const topK = positiveInteger('top-k', values['top-k']);
+  const engine = values.engine as EngineChoice | undefined;
+
+  const { loadClassifier } = await import('../train/classifier.js');
+  const { predict } = await import('../predict/predict.js');
+  const classifier: Classifier = await loadClassifier(checkpoint, { engine });
+  const abort = new AbortController();
+  const onSignal = () => abort.abort(new Error('interrupted'));
+  process.once('SIGINT', onSignal);
+  let classified = 0;
+  let failed = 0;
+  const started = performance.now();
+  try {
+    const writer = createWriter(values.json ? 'json' : values.csv ? 'csv' : 'table', classifier.spec.classNames, topK);
+    for await (const result of predict(classifier, inputs, { batchSize, concurrency, signal: abort.signal })) {
+      writer.write(result);
+      if (isFileError(result)) failed++;
+      else classified++;
+    }
+    writer.end();
+  } finally {
+    process.off('SIGINT', onSignal);
+    await classifier.dispose();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  process.stderr.write(
+    `${classified} classified, ${failed} could not be read, in ${seconds.toFixed(1)} s (${((classified + failed) / Math.max(seconds, 1e-9)).toFixed(1)} files/s)\n`,
+  );
+  if (classified === 0) {
+    process.stderr.write('✖ no file could be classified\n');
+    return 1;
+  }
+  return 0;
+}
+
+export default predictCommand;

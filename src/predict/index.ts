@@ -1,0 +1,3 @@
+// The predict stage: classify files, folders and globs, streaming.
+export * from './inputs.js';
+export * from './predict.js';

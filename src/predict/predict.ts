@@ -1,0 +1,114 @@
+import { ImgclsError, usageError } from '../errors.js';
+import { streamBatches } from '../data/stream.js';
+import type { Classifier, Prediction } from '../model/types.js';
+import { rankPredictions } from '../train/classifier.js';
+import { expandInputs } from './inputs.js';
+
+/** The classification of one file: softmax probabilities, never logits. */
+export interface FilePrediction {
+  file: string;
+  /** The predicted class (after the checkpoint's decision threshold, if it has one). */
+  predicted: string;
+  /** Probability of the predicted class. */
+  probability: number;
+  /** Every class (or the topK) with its probability, the predicted class first. */
+  probabilities: Prediction[];
+}
+
+/** A file that could not be classified, and why. */
+export interface FileError {
+  file: string;
+  error: string;
+}
+
+/** One row of predict's output. */
+export type PredictResult = FilePrediction | FileError;
+
+/** Progress of a prediction run. */
+export interface PredictProgress {
+  /** Files handled so far (classified or failed). */
+  done: number;
+  total: number;
+}
+
+/** Options of predict. */
+export interface PredictOptions {
+  /** Images per forward pass. Default 32. */
+  batchSize?: number;
+  /** Images decoded at the same time. Default 4. */
+  concurrency?: number;
+  /** Batches decoded ahead of the one being classified. Default 2. */
+  prefetch?: number;
+  /** How many classes each result lists. Default: all. */
+  topK?: number;
+  onProgress?: (progress: PredictProgress) => void;
+  signal?: AbortSignal;
+}
+
+/** True when the result is an error entry. */
+export function isFileError(result: PredictResult): result is FileError {
+  return 'error' in result;
+}
+
+/**
+ * Classifies a file, files, folders (recursively) or globs, streaming: yields one result per file in
+ * input order, batch by batch, so memory stays bounded however many files there are. An unreadable
+ * file yields `{file, error}` and the rest goes on. Throws NO_IMAGES when the inputs name no file.
+ */
+export async function* predict(
+  classifier: Classifier,
+  inputs: string | readonly string[],
+  options: PredictOptions = {},
+): AsyncGenerator<PredictResult> {
+  const batchSize = options.batchSize ?? 32;
+  if (!(Number.isInteger(batchSize) && batchSize > 0)) throw usageError(`batchSize must be a positive integer. Received: ${batchSize}`);
+  const { spec } = classifier;
+  const numClasses = spec.classNames.length;
+  const topK = options.topK ?? numClasses;
+  if (!(Number.isInteger(topK) && topK >= 1)) throw usageError(`topK must be a positive integer. Received: ${topK}`);
+  const files = await expandInputs(inputs);
+  if (files.length === 0) {
+    throw new ImgclsError(
+      `no image files found in ${typeof inputs === 'string' ? inputs : inputs.join(', ')}`,
+      'NO_IMAGES',
+      undefined,
+      `Pass image files, a folder or a glob; image extensions are .jpg .jpeg .png .webp .gif .bmp .tif .tiff.`,
+    );
+  }
+  let start = 0;
+  for await (const batch of streamBatches(files, {
+    batchSize,
+    concurrency: options.concurrency,
+    prefetch: options.prefetch,
+    preprocessing: spec.preprocessing,
+    signal: options.signal,
+  })) {
+    const probabilities = batch.count > 0 ? await classifier.predictBatch(batch) : new Float32Array(0);
+    // results keyed by file (a file named twice in one batch gets its results in turn)
+    const byFile = new Map<string, PredictResult[]>();
+    const add = (result: PredictResult) => byFile.set(result.file, [...(byFile.get(result.file) ?? []), result]);
+    batch.files.forEach((file, i) => {
+      const ranked = rankPredictions(probabilities.subarray(i * numClasses, (i + 1) * numClasses), spec, numClasses);
+      add({ file, predicted: ranked[0].className, probability: ranked[0].probability, probabilities: ranked.slice(0, topK) });
+    });
+    for (const skipped of batch.skipped) add({ file: skipped.file, error: skipped.reason });
+    const chunk = files.slice(start, start + batchSize);
+    start += chunk.length;
+    for (const file of chunk) {
+      const result = byFile.get(file)?.shift();
+      if (result) yield result;
+    }
+    options.onProgress?.({ done: start, total: files.length });
+  }
+}
+
+/** All of predict's results as one array (convenient for a few files; use predict to stream many). */
+export async function predictAll(
+  classifier: Classifier,
+  inputs: string | readonly string[],
+  options: PredictOptions = {},
+): Promise<PredictResult[]> {
+  const results: PredictResult[] = [];
+  for await (const result of predict(classifier, inputs, options)) results.push(result);
+  return results;
+}
