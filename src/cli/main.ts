@@ -6,6 +6,7 @@ type CommandFn = (argv: string[]) => Promise<number>;
 const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandFn> }> = {
   // one entry per subcommand, kept in alphabetical order
   data: { summary: 'check a dataset: counts, unreadable files, duplicates, leaks', load: async () => (await import('./data.js')).dataCommand },
+  doctor: { summary: 'check the setup: TF.js backend, weights, ONNX Runtime, Jupyter and tslab', load: async () => (await import('./doctor.js')).doctorCommand },
   eval: { summary: 'evaluate a checkpoint: classification report, confusion matrix, curves, threshold for a target recall', load: async () => (await import('./eval.js')).evalCommand },
   explain: { summary: 'show where the classifier looked: class activation map over the image (PNG)', load: async () => (await import('./explain.js')).explainCommand },
   predict: { summary: 'classify files, folders or globs: one row per file (table, --json, --csv)', load: async () => (await import('./predict.js')).predictCommand },
