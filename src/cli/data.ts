@@ -33,7 +33,7 @@ Examples:
 function parseNumber(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const parsed = Number(value);
-  if (value.trim() === '' || !Number.isFinite(parsed)) throw usageError(`--${name} must be a number. Received: ${value}`);
+  if (value.trim() === '' || !Number.isFinite(parsed)) throw usageError(`--${name} must be a number. Received: ${value}`, 'See "imgcls data --help".');
   return parsed;
 }
 

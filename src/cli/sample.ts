@@ -28,7 +28,7 @@ Examples:
 
 function parseInteger(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^-?\d+$/.test(value)) throw usageError(`--${name} must be an integer. Received: ${value}`);
+  if (!/^-?\d+$/.test(value)) throw usageError(`--${name} must be an integer. Received: ${value}`, 'See "imgcls sample --help".');
   return Number(value);
 }
 
