@@ -126,3 +126,17 @@ export async function patchDetectorHead(
   const boundary = (flat.pooled[channel] + patched.pooled[channel]) / 2;
   return { head: { kernel, bias: new Float32Array([0, -boundary]), inputDim: channels, numClasses: 2 }, channel, margin };
 }
+
+/** Writes a real checkpoint file (train's format) holding `head`, for loadClassifier and the CLI. */
+export async function writeHeadCheckpoint(file: string, head: DenseHead, classNames: string[]): Promise<void> {
+  const { writeCheckpoint } = await import('../../src/train/checkpoint.js');
+  await writeCheckpoint(file, {
+    spec: { arch: 'efficientnet-b0', classNames, preprocessing: { ...DEFAULT_PREPROCESSING }, dropout: 0, mode: 'head' },
+    training: { config: { note: 'head set by hand in test/explain' }, epoch: 0, epochs: 0, datasetFingerprint: 'none', optimizerSteps: 0 },
+    metrics: null,
+    weights: {
+      'head/kernel': { shape: [head.inputDim, head.numClasses], data: head.kernel },
+      'head/bias': { shape: [head.numClasses], data: head.bias },
+    },
+  });
+}

@@ -5,16 +5,15 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { explain } from '../../src/explain/index.js';
-import { createBackboneEngine } from '../../src/model/engine.js';
-import type { BackboneEngine, Classifier, DenseHead } from '../../src/model/types.js';
+import { loadClassifier } from '../../src/train/classifier.js';
+import type { Classifier, DenseHead } from '../../src/model/types.js';
 import { seededRandom } from '../../src/data/scan.js';
-import { engineClassifier, writePatchImage } from './helpers.js';
+import { writeHeadCheckpoint, writePatchImage } from './helpers.js';
 
 const LESSON_IMAGE = path.resolve('..', 'shared', 'lesson-data', 'train', 'logo', '19.jpg');
 
 describe('explain: memory', () => {
   let dir: string;
-  let engine: BackboneEngine;
   let classifier: Classifier;
   const files: string[] = [];
 
@@ -25,22 +24,25 @@ describe('explain: memory', () => {
       await writePatchImage(files[i], 224 + 40 * i, 224, patch);
     }
     if (existsSync(LESSON_IMAGE)) files.push(LESSON_IMAGE);
-    engine = await createBackboneEngine();
     const random = seededRandom(3);
     const head: DenseHead = {
       kernel: Float32Array.from({ length: 1280 * 2 }, () => random() - 0.5), bias: new Float32Array(2), inputDim: 1280, numClasses: 2,
     };
-    classifier = engineClassifier(engine, head, ['a', 'b']);
+    // the real checkpoint loader on the TF.js engine, where tensors live
+    const checkpoint = path.join(dir, 'random-head.imgcls');
+    await writeHeadCheckpoint(checkpoint, head, ['a', 'b']);
+    classifier = await loadClassifier(checkpoint, { engine: 'tfjs' });
   });
 
   after(async () => {
-    await engine?.dispose();
+    await classifier?.dispose();
     await fs.rm(dir, { recursive: true, force: true });
   });
 
   it('explaining 100 images in a row leaks no tensors', async () => {
     for (const file of files) await explain(classifier, file); // warm-up: kernels and caches settle
     const before = tf.memory().numTensors;
+    assert.ok(before > 100, `the TF.js engine holds its weights as tensors (${before} seen)`);
     const counts: number[] = [];
     for (let i = 0; i < 100; i++) {
       const explanation = await explain(classifier, files[i % files.length], { className: i % 2 ? 'a' : 'b' });
