@@ -2,7 +2,7 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend.js';
-import { WASM_GRADIENT_KERNELS } from '../../src/model/wasm-kernels.js';
+import { WASM_GRADIENT_KERNELS, WASM_REPLACED_KERNELS } from '../../src/model/wasm-kernels.js';
 import { loadPretrainedBackbone } from '../../src/model/pretrained.js';
 import { splitBackbone, topKBoundary, withHead } from '../../src/model/head.js';
 
@@ -39,10 +39,12 @@ before(async () => {
 
 test('the gradient kernels wasm lacks are registered on wasm', () => {
   assert.equal(tf.getBackend(), 'wasm');
-  for (const kernelName of WASM_GRADIENT_KERNELS) assert.ok(tf.getKernel(kernelName, 'wasm'), kernelName);
+  for (const kernelName of [...WASM_GRADIENT_KERNELS, ...WASM_REPLACED_KERNELS]) {
+    assert.ok(tf.getKernel(kernelName, 'wasm'), kernelName);
+  }
 });
 
-test('gradient check on wasm: conv2d + depthwise (stride 1 and 2, same) against central finite differences', () => {
+test('gradient check on wasm: conv2d (3×3 and 1×1) + depthwise (stride 1 and 2, same) against central finite differences', () => {
   const { params, readout } = makeParams();
   const grads = tf.grads((...p: tf.Tensor[]) => loss(readout, ...p))(params);
   const epsilon = 1e-2;
