@@ -10,7 +10,8 @@ export const COST_PER_IMAGE_MS = Object.freeze({
   forwardOnnx: 1000 / 130,
   forwardWasm: 1000 / 13,
   trainFullWasm: 750,
-  trainTopKWasm: 40,
+  /** One top-k (k = 2) training step on cached boundary activations, per image (rough). */
+  trainTopKWasm: 80,
   /** Decoding + resizing a large JPEG with sharp. */
   decode: 15,
   /** Loading the engine once. */

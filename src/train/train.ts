@@ -6,6 +6,7 @@ import { contentHash } from '../data/hash.js';
 import { scanDataset } from '../data/scan.js';
 import type { Dataset, ImageItem, SkippedFile } from '../data/types.js';
 import { createBackboneEngine } from '../model/engine.js';
+import { topKBoundary } from '../model/head.js';
 import type { BackboneEngine, ModelSpec } from '../model/types.js';
 import { removeStaleTempFiles } from './atomic.js';
 import {
@@ -191,9 +192,12 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     messages.push(message);
     notify({ phase: 'train', epoch, epochs: resolved.epochs, step: 0, steps: 0, message });
   };
-  if (resolved.mode !== 'head') {
-    throw new ImgclsError(`mode '${resolved.mode}' is not available in this build`, 'USAGE', undefined, "Use mode 'head'.");
+  if (resolved.mode === 'full') {
+    throw new ImgclsError("mode 'full' is not available in this build", 'USAGE', undefined,
+      `Use 'head' (seconds) or 'top-k' (the last k blocks train); full training on TF.js wasm would take about ${formatDuration(estimateTrainingMs('full', { images: 100, epochs: resolved.epochs, engine: resolved.engine }))} per 100 images.`);
   }
+  // head mode caches pooled features; top-k caches the activations at the frozen boundary
+  const output = resolved.mode === 'top-k' ? topKBoundary(resolved.topK) : 'pooled';
 
   const checkpointDir = path.join(resolved.outDir, 'checkpoints');
   const historyFile = path.join(resolved.outDir, 'history.jsonl');
@@ -225,7 +229,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       throw new ImgclsError(`the checkpoint's classes (${resumeFrom.spec.classNames.join(', ')}) differ from the dataset's (${dataset.classNames.join(', ')})`,
         'CLASS_COUNT_MISMATCH', lastFile, 'Resume with the same dataset, or start a new run without --resume.');
     }
-    if (resumeFrom.spec.mode !== resolved.mode || previous.optimizer !== resolved.optimizer) {
+    if (resumeFrom.spec.mode !== resolved.mode || previous.optimizer !== resolved.optimizer || (resolved.mode === 'top-k' && resumeFrom.spec.topK !== resolved.topK)) {
       throw new ImgclsError(`the run was trained with mode ${resumeFrom.spec.mode} and optimizer ${String(previous.optimizer)}; asked for ${resolved.mode} and ${resolved.optimizer}`,
         'CHECKPOINT_INCOMPATIBLE', lastFile, 'Resume with the same mode and optimizer, or start a new run in another --out folder.');
     }
@@ -238,9 +242,14 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     for (const name of await fs.readdir(checkpointDir)) if (name.endsWith(CHECKPOINT_EXTENSION)) await fs.rm(path.join(checkpointDir, name), { force: true });
   }
   const startEpoch = resumeFrom ? resumeFrom.training.epoch : 0;
-  if (startEpoch === 0 && resolved.mode === 'head') {
-    const estimateMs = estimateTrainingMs('head', { images: trainItems.length * (1 + resolved.augmentViews) + validItems.length, epochs: resolved.epochs, engine: resolved.engine });
-    say(`head mode: about ${formatDuration(estimateMs)} (features computed once and cached; full mode would take about ${formatDuration(estimateTrainingMs('full', { images: trainItems.length, validImages: validItems.length, epochs: resolved.epochs, engine: resolved.engine }))} on TF.js wasm)`);
+  if (startEpoch === 0) {
+    // features are computed once (cached); full mode would train the whole network on every image every epoch
+    const work = { images: trainItems.length * (1 + resolved.augmentViews) + validItems.length, epochs: resolved.epochs, engine: resolved.engine };
+    const full = formatDuration(estimateTrainingMs('full', { ...work, images: trainItems.length, validImages: validItems.length }));
+    const estimates = { head: estimateTrainingMs('head', work), 'top-k': estimateTrainingMs('top-k', work), full: estimateTrainingMs('full', { ...work, images: trainItems.length, validImages: validItems.length }) };
+    const fastest = (Object.keys(estimates) as (keyof typeof estimates)[]).sort((a, b) => estimates[a] - estimates[b])[0];
+    say(`estimated time on this machine: head ≈ ${formatDuration(estimates.head)}, top-k ≈ ${formatDuration(estimates['top-k'])}, full ≈ ${formatDuration(estimates.full)} (TF.js wasm); ` +
+      `${fastest} is the fastest, ${resolved.mode} is running`);
   }
 
   // features: every train view and every validation image, from the cache or the engine
@@ -257,7 +266,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     featureSet = await computeFeatures(jobs, {
       cacheDir: resolved.cacheDir,
       preprocessing: resolved.preprocessing,
-      output: 'pooled',
+      output,
       getEngine,
       signal,
       onProgress: (done, total, imagesPerSec) =>
@@ -270,7 +279,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   skipped.push(...featureSet.skipped);
   const featuresMs = performance.now() - featureStarted;
   const toSample = (item: ImageItem & { hash: string }, count: number): Sample | undefined => {
-    const keys = Array.from({ length: count }, (_, view) => featureKey({ hash: item.hash, view }, resolved.preprocessing, 'pooled'));
+    const keys = Array.from({ length: count }, (_, view) => featureKey({ hash: item.hash, view }, resolved.preprocessing, output));
     return keys.every((key) => featureSet.byKey.has(key)) ? { label: item.label, keys } : undefined;
   };
   const trainSamples = trainItems.map((item) => toSample(item, views)).filter((s): s is Sample => s !== undefined);
@@ -294,13 +303,12 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     preprocessing: resolved.preprocessing,
     dropout: resolved.dropout,
     mode: resolved.mode,
+    ...(resolved.mode === 'top-k' ? { topK: resolved.topK } : {}),
   };
-  const runner: ModeRunner = createHeadRunner(resolved, {
-    inputDim,
-    numClasses,
-    classWeights,
-    resumeFrom: resumeFrom ? { head: checkpointHead(resumeFrom), weights: resumeFrom.weights, steps: resumeFrom.training.optimizerSteps } : undefined,
-  });
+  const restored = resumeFrom ? { head: checkpointHead(resumeFrom), weights: resumeFrom.weights, steps: resumeFrom.training.optimizerSteps } : undefined;
+  const runner: ModeRunner = resolved.mode === 'top-k'
+    ? await (await import('./top-k.js')).createTopKRunner(resolved, { numClasses, classWeights, resumeFrom: restored })
+    : createHeadRunner(resolved, { inputDim, numClasses, classWeights, resumeFrom: restored });
 
   const gather = (samples: readonly Sample[], indices: readonly number[], pickView: (index: number) => number): Float32Array => {
     const out = new Float32Array(indices.length * inputDim);
