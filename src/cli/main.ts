@@ -9,6 +9,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandFn>
   doctor: { summary: 'check the setup: TF.js backend, weights, ONNX Runtime, Jupyter and tslab', load: async () => (await import('./doctor.js')).doctorCommand },
   eval: { summary: 'evaluate a checkpoint: classification report, confusion matrix, curves, threshold for a target recall', load: async () => (await import('./eval.js')).evalCommand },
   explain: { summary: 'show where the classifier looked: class activation map over the image (PNG)', load: async () => (await import('./explain.js')).explainCommand },
+  export: { summary: 'write a checkpoint (or the backbone alone) as an ONNX model', load: async () => (await import('./export.js')).exportCommand },
   predict: { summary: 'classify files, folders or globs: one row per file (table, --json, --csv)', load: async () => (await import('./predict.js')).predictCommand },
   report: { summary: 'write a self-contained HTML evaluation report (plots, misclassified images)', load: async () => (await import('./report.js')).reportCommand },
   sample: { summary: 'write a small synthetic two-class dataset (logo / others)', load: async () => (await import('./sample.js')).sampleCommand },
