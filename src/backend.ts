@@ -54,9 +54,11 @@ async function startBackend(name: BackendName): Promise<boolean> {
   if (name === 'wasm') {
     await import('@tensorflow/tfjs-backend-wasm');
     // tfjs-backend-wasm turns wasm threads off under Node (flags_wasm: IS_NODE → no multithread) and
-    // so runs one thread with SIMD. Measured on these 2-core machines (../shared/FACTS.md): forcing
-    // threads on gave ~15% at batch 8 but was slower at batch 1 (8–11 vs 12.3 img/s), and training
-    // was no faster, so imgcls keeps the single-threaded SIMD build.
+    // so runs one thread with SIMD. Tried here (Node 20.20): forcing WASM_HAS_MULTITHREAD_SUPPORT plus
+    // setThreadsCount(2) makes backend init fail (ERR_WORKER_PATH: the pthread workers are blob: URLs,
+    // which Node's Worker rejects). ../shared/FACTS.md records that, with threads forced on by other
+    // means, 2 threads gave ~15% at batch 8 but were slower at batch 1 (8–11 vs 12.3 img/s) and no
+    // faster for training; so imgcls keeps the single-threaded SIMD build.
   }
   if (!(await tf.setBackend(name))) return false;
   await tf.ready();
