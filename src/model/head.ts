@@ -33,6 +33,34 @@ export function withHead(backbone: tf.LayersModel, numClasses: number, options: 
   return tf.model({ inputs: backbone.inputs, outputs: x, name: `${backbone.name}-head${numClasses}` });
 }
 
+interface GraphNode {
+  inputTensors: tf.SymbolicTensor[];
+  outputTensors: tf.SymbolicTensor[];
+}
+
+/** Each layer's call node inside `model` (a shared layer also has nodes from other models). */
+function ownNodes(model: tf.LayersModel): Map<string, GraphNode> {
+  const own = new Set<number>(model.inputs.map((t) => t.id));
+  const nodeOf = new Map<string, GraphNode>();
+  for (const layer of model.layers) {
+    const node = layer.inboundNodes.find((n) => n.inputTensors.every((t) => own.has(t.id)));
+    if (!node) continue;
+    nodeOf.set(layer.name, node);
+    node.outputTensors.forEach((t) => own.add(t.id));
+  }
+  return nodeOf;
+}
+
+/**
+ * The symbolic output of a named layer within `model`. Unlike `getLayer(name).output`, this still
+ * works after the layer was reused in another model (e.g. by splitBackbone or withHead).
+ */
+export function layerOutput(model: tf.LayersModel, layerName: string): tf.SymbolicTensor {
+  const node = ownNodes(model).get(layerName);
+  if (!node) throw usageError(`no layer named "${layerName}" in ${model.name}`);
+  return node.outputTensors[0];
+}
+
 /** The number of MBConv blocks in EfficientNet-B0. */
 export const EFFICIENTNET_B0_NUM_BLOCKS = 16;
 
@@ -62,15 +90,7 @@ export function splitBackbone(
   if (!names.includes(boundaryLayer)) {
     throw usageError(`no layer named "${boundaryLayer}" in ${backbone.name}`, 'Use topKBoundary(k) for a block output.');
   }
-  // this model's own tensor for each layer output (layers may also be used in other models)
-  const own = new Map<number, tf.SymbolicTensor>(backbone.inputs.map((t) => [t.id, t]));
-  const nodeOf = new Map<string, { inputTensors: tf.SymbolicTensor[]; outputTensors: tf.SymbolicTensor[] }>();
-  for (const layer of backbone.layers) {
-    const node = layer.inboundNodes.find((n) => n.inputTensors.every((t) => own.has(t.id)));
-    if (!node) continue; // input layers
-    nodeOf.set(layer.name, node);
-    node.outputTensors.forEach((t) => own.set(t.id, t));
-  }
+  const nodeOf = ownNodes(backbone);
   const boundaryNode = nodeOf.get(boundaryLayer);
   const boundaryOutput = boundaryNode ? boundaryNode.outputTensors[0] : backbone.inputs[0];
   const bottom = tf.model({ inputs: backbone.inputs, outputs: boundaryOutput, name: `${backbone.name}-bottom` });

@@ -4,6 +4,7 @@ import { usageError } from '../errors.js';
 import type { ImageBatch } from '../data/types.js';
 import type { BackboneEngine, BackboneOutputs, BackboneRunOptions } from './types.js';
 import { loadPretrainedBackbone } from './pretrained.js';
+import { layerOutput } from './head.js';
 
 export { pretrainedModelDir, loadLocalGraphModel } from './pretrained.js';
 
@@ -32,7 +33,7 @@ export async function createTfjsEngine(): Promise<BackboneEngine> {
     const key = `${inputSize}:${outputLayers.join(',')}`;
     let view = views.get(key);
     if (!view) {
-      const outputs = outputLayers.map((name) => backbone.getLayer(name).output as tf.SymbolicTensor);
+      const outputs = outputLayers.map((name) => layerOutput(backbone, name));
       view = tf.model({ inputs: backbone.inputs, outputs });
       views.set(key, view);
     }

@@ -5,7 +5,7 @@ import { initBackend } from '../../src/backend.js';
 import { isImgclsError } from '../../src/errors.js';
 import { EFFICIENTNET_B0_BLOCKS, buildEfficientNetB0, efficientNetB0Blocks } from '../../src/model/efficientnet.js';
 import { loadPretrainedBackbone } from '../../src/model/pretrained.js';
-import { splitBackbone, topKBoundary, withHead } from '../../src/model/head.js';
+import { layerOutput, splitBackbone, topKBoundary, withHead } from '../../src/model/head.js';
 
 const INPUT_SIZE = 64; // pooling is global, so the weights run at any size; small keeps the test fast
 let backbone: tf.LayersModel;
@@ -82,4 +82,20 @@ for (const k of [2, 16]) {
 test('splitBackbone refuses a cut inside a residual block and unknown layers', () => {
   assert.throws(() => splitBackbone(backbone, 'block6d_dwconv'), (err) => isImgclsError(err, 'USAGE'));
   assert.throws(() => splitBackbone(backbone, 'no_such_layer'), (err) => isImgclsError(err, 'USAGE'));
+  assert.throws(() => layerOutput(backbone, 'no_such_layer'), (err) => isImgclsError(err, 'USAGE'));
+});
+
+test('splitBackbone keeps every output of a multi-output model (feature map + pooled)', () => {
+  const source = tf.model({
+    inputs: backbone.inputs,
+    outputs: [layerOutput(backbone, 'top_activation'), backbone.outputs[0]],
+  });
+  const { bottom, top } = splitBackbone(source, topKBoundary(1));
+  const [map, pooled] = top.predict(bottom.predict(images) as tf.Tensor) as tf.Tensor[];
+  const size = INPUT_SIZE / 32;
+  assert.deepEqual(map.shape, [2, size, size, 1280]);
+  const whole = backbone.predict(images) as tf.Tensor;
+  assert.ok(maxAbsDiff(whole, pooled) < 1e-5);
+  assert.ok(tf.tidy(() => maxAbsDiff(tf.mean(map, [1, 2]), pooled)) < 1e-5);
+  tf.dispose([map, pooled, whole]);
 });
