@@ -5,7 +5,16 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
-import { contentHash, datasetReport, isImgclsError, scanDataset, writeSampleDataset } from '../../src/index.js';
+import {
+  contentHash,
+  createBackboneEngine,
+  datasetReport,
+  isImgclsError,
+  scanDataset,
+  streamBatches,
+  writeSampleDataset,
+  type ImageItem,
+} from '../../src/index.js';
 import { LESSON_DATA, REPO_ROOT, tempDir, writeFixture } from './fixtures.js';
 
 let dir: string;
@@ -60,6 +69,42 @@ describe('writeSampleDataset', () => {
       const logo = means.filter((m) => m.label === 0).map((m) => m.rgb[channel]);
       const others = means.filter((m) => m.label === 1).map((m) => m.rgb[channel]);
       assert.ok(Math.max(...logo) > Math.min(...others) && Math.max(...others) > Math.min(...logo), `channel ${channel} separates the classes`);
+    }
+  });
+
+  test('the classes are learnable from pretrained ImageNet features: nearest centroid classifies validation correctly', async () => {
+    const { root } = await writeSampleDataset(path.join(dir, 'learn'), { imagesPerClass: 6, seed: 42 });
+    const dataset = await scanDataset(root);
+    const engine = await createBackboneEngine();
+    try {
+      const features = async (items: ImageItem[]) => {
+        const rows: { vector: Float32Array; label: number }[] = [];
+        for await (const batch of streamBatches(items, { batchSize: 8 })) {
+          const { pooled } = await engine.run(batch);
+          const width = pooled.length / batch.count;
+          batch.labels.forEach((label, i) => {
+            const vector = pooled.slice(i * width, (i + 1) * width);
+            const norm = Math.hypot(...vector);
+            rows.push({ vector: vector.map((v) => v / norm), label });
+          });
+        }
+        return rows;
+      };
+      const train = await features(dataset.train);
+      const valid = await features(dataset.valid);
+      const centroids = [0, 1].map((label) => {
+        const members = train.filter((row) => row.label === label);
+        return members[0].vector.map((_, j) => members.reduce((sum, row) => sum + row.vector[j], 0) / members.length);
+      });
+      const predict = (vector: Float32Array) => {
+        const distances = centroids.map((centroid) => centroid.reduce((sum, c, j) => sum + (c - vector[j]) ** 2, 0));
+        return distances[0] <= distances[1] ? 0 : 1;
+      };
+      const correct = valid.filter((row) => predict(row.vector) === row.label).length;
+      assert.equal(valid.length, 4);
+      assert.equal(correct, valid.length, `${correct}/${valid.length} validation images right`);
+    } finally {
+      await engine.dispose();
     }
   });
 
