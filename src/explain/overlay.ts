@@ -19,7 +19,7 @@ export interface OverlayPngOptions {
  * A PNG of the explained image with its class activation map upsampled bilinearly to the image and
  * laid over it as a translucent colour map (only over the region the network saw).
  */
-export async function renderOverlayPng(explanation: Explanation, options: OverlayPngOptions = {}): Promise<Uint8Array> {
+export async function renderOverlayPng(explanation: Explanation, options: OverlayPngOptions = {}): Promise<Buffer> {
   const opacity = options.opacity ?? 0.45;
   const maxSize = options.maxSize ?? 1024;
   if (!(typeof opacity === 'number' && opacity >= 0 && opacity <= 1)) throw usageError(`opacity must be a number in [0, 1]. Received: ${opacity}`);
