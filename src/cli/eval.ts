@@ -65,16 +65,18 @@ export function splitOption(value: string | undefined): EvaluationSplit {
 
 /**
  * Scans <data> the way the checkpoint's training run did (its validPct and seed unless given), so
- * that the 'valid' split of an auto-split dataset is the one training held out.
+ * that the 'valid' split of an auto-split dataset is the one training held out; also returns the
+ * checkpoint's class names.
  */
-export async function scanForCheckpoint(checkpoint: string, data: string, overrides: { validPct?: number; seed?: number }): Promise<Dataset> {
+export async function scanForCheckpoint(checkpoint: string, data: string, overrides: { validPct?: number; seed?: number }):
+  Promise<{ dataset: Dataset; classNames: string[] }> {
   const { loadCheckpoint } = await import('../train/checkpoint.js');
   const { scanDataset } = await import('../data/scan.js');
-  const { training } = await loadCheckpoint(checkpoint);
+  const { training, spec } = await loadCheckpoint(checkpoint);
   const config = training?.config ?? {};
   const validPct = overrides.validPct ?? (typeof config.validPct === 'number' ? config.validPct : undefined);
   const seed = overrides.seed ?? (typeof config.seed === 'number' ? config.seed : undefined);
-  return scanDataset(data, { validPct, seed });
+  return { dataset: await scanDataset(data, { validPct, seed }), classNames: spec.classNames };
 }
 
 /** The evaluation as text: header, classification report, confusion matrix, AUCs, top losses, skipped files. */
@@ -159,19 +161,19 @@ export async function evalCommand(argv: string[]): Promise<number> {
   }
   const topLossCount = numberOption('top-losses', values['top-losses'], { integer: true, min: 0 }) ?? 10;
   const batchSize = numberOption('batch-size', values['batch-size'], { integer: true, min: 1 });
-  const dataset = await scanForCheckpoint(checkpoint, data, {
+  const { dataset, classNames } = await scanForCheckpoint(checkpoint, data, {
     validPct: numberOption('valid-pct', values['valid-pct'], { min: 0, max: 0.99 }),
     seed: numberOption('seed', values.seed, { integer: true }),
   });
 
+  if (className !== undefined && !classNames.includes(className)) {
+    throw usageError(`unknown class "${className}". Classes: ${classNames.join(', ')}`);
+  }
   const { loadClassifier } = await import('../train/classifier.js');
   const { evaluate, chooseThreshold } = await import('../eval/evaluate.js');
   const classifier = await loadClassifier(checkpoint, { engine: values.engine as EngineChoice | undefined });
   let evaluation: Evaluation;
   try {
-    if (className !== undefined && !classifier.spec.classNames.includes(className)) {
-      throw usageError(`unknown class "${className}". Classes: ${classifier.spec.classNames.join(', ')}`);
-    }
     evaluation = await evaluate(classifier, dataset, { split, batchSize, ...(values['no-threshold'] ? { threshold: null } : {}) });
   } finally {
     await classifier.dispose();

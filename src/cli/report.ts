@@ -77,7 +77,7 @@ export async function reportCommand(argv: string[]): Promise<number> {
   const split = splitOption(values.split);
   const maxImages = numberOption('max-images', values['max-images'], { integer: true, min: 0 }) ?? 50;
   const batchSize = numberOption('batch-size', values['batch-size'], { integer: true, min: 1 });
-  const dataset = await scanForCheckpoint(checkpoint, data, {
+  const { dataset } = await scanForCheckpoint(checkpoint, data, {
     validPct: numberOption('valid-pct', values['valid-pct'], { min: 0, max: 0.99 }),
     seed: numberOption('seed', values.seed, { integer: true }),
   });
@@ -93,7 +93,7 @@ export async function reportCommand(argv: string[]): Promise<number> {
   const { topLosses } = await import('../eval/top-losses.js');
   const { renderHtmlReport, reportThumbnails } = await import('../plots/index.js');
   const classifier = await loadClassifier(checkpoint, { engine: values.engine as EngineChoice | undefined });
-  const overlays = new Map<string, Buffer>();
+  const overlays = new Map<string, Uint8Array>();
   let html: string;
   try {
     const evaluation = await evaluate(classifier, dataset, { split, batchSize });
