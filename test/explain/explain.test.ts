@@ -29,7 +29,7 @@ describe('explain with a head set by hand so one feature channel decides the cla
   let dir: string;
   let engine: BackboneEngine;
   let classifier: Classifier;
-  const files = { a: '', b: '', flat: '', wideB: '', paddedA: '' };
+  const files = { a: '', b: '', flat: '', wideB: '', paddedA: '', rotatedB: '' };
 
   before(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'imgcls-explain-'));
@@ -38,11 +38,14 @@ describe('explain with a head set by hand so one feature channel decides the cla
     files.flat = path.join(dir, 'flat.png');
     files.wideB = path.join(dir, 'patch-bottom-left-wide.png');
     files.paddedA = path.join(dir, 'patch-top-right-padded.png');
+    files.rotatedB = path.join(dir, 'patch-bottom-left-exif6.jpg');
     await writePatchImage(files.a, 224, 224, PATCH_A);
     await writePatchImage(files.b, 224, 224, PATCH_B);
     await writePatchImage(files.flat, 224, 224);
     // B stretched to 448 × 224: squash preprocessing turns it back into B
     await sharp(files.b).resize(448, 224, { fit: 'fill', kernel: 'nearest' }).toFile(files.wideB);
+    // wide B stored turned a quarter anticlockwise, with EXIF orientation 6 (turn clockwise to display): shows as wide B
+    await sharp(await sharp(files.wideB).rotate(-90).toBuffer()).withMetadata({ orientation: 6 }).jpeg({ quality: 95 }).toFile(files.rotatedB);
     // A with 112 grey columns on each side: its centre crop is exactly A
     await sharp(files.a).extend({ left: 112, right: 112, background: { r: 128, g: 128, b: 128 } }).toFile(files.paddedA);
 
@@ -140,6 +143,21 @@ describe('explain with a head set by hand so one feature channel decides the cla
     const hottest = argmax(brightness);
     const [x, y] = [hottest % info.width, Math.floor(hottest / info.width)];
     // patch B stretched ×2 horizontally: x 64–191, y 128–191
+    assert.ok(x >= 64 && x < 192 && y >= 128 && y < 192, `hottest pixel at (${x}, ${y})`);
+  });
+
+  it('EXIF orientation: the map and the overlay follow the image as displayed', async () => {
+    const stored = await sharp(files.rotatedB).metadata();
+    assert.deepEqual([stored.width, stored.height, stored.orientation], [224, 448, 6]);
+    const explanation = await explain(classifier, files.rotatedB);
+    assert.deepEqual([explanation.imageWidth, explanation.imageHeight], [448, 224]);
+    assert.ok(CELLS_B.has(argmax(explanation.map)), `peak at cell ${argmax(explanation.map)}`);
+    const png = await renderOverlayPng(explanation, { opacity: 1, colormap: GREYSCALE });
+    const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+    assert.deepEqual([info.width, info.height], [448, 224]);
+    const brightness = new Float32Array(info.width * info.height).map((_, i) => data[i * info.channels]);
+    const hottest = argmax(brightness);
+    const [x, y] = [hottest % info.width, Math.floor(hottest / info.width)];
     assert.ok(x >= 64 && x < 192 && y >= 128 && y < 192, `hottest pixel at (${x}, ${y})`);
   });
 
