@@ -51,7 +51,7 @@ export async function createTestWorkspace(): Promise<TestWorkspace> {
   await fs.writeFile(path.join(images, 'corrupt.jpg'), Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(64, 0x5a)]));
   const seedRun = path.join(dir, 'runs', 'seed');
   const result = await train({ data: dataset, outDir: seedRun, mode: 'head', epochs: 3, batchSize: 4 });
-  const checkpoint = result.bestCheckpoint ?? result.lastCheckpoint;
+  const checkpoint = result.checkpoints.best;
   await fs.mkdir(path.join(dir, 'notebooks'));
   await fs.writeFile(path.join(dir, 'notebooks', 'image-classification.ipynb'), lessonNotebook());
   await fs.mkdir(path.join(dir, '.vscode'));

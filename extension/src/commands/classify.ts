@@ -120,13 +120,13 @@ async function notify(results: FileClassification[]): Promise<void> {
   const counts = new Map<string, number>();
   for (const r of ok) counts.set(r.predictions![0].className, (counts.get(r.predictions![0].className) ?? 0) + 1);
   const summary = [...counts].map(([name, count]) => `${name} × ${count}`).join(', ');
-  const message = vscode.l10n.t('Classified {0} image(s): {1}', ok.length, summary || '—');
   if (failed.length > 0) {
+    const reasons = failed.slice(0, 3).map((r) => `${path.basename(r.file)} (${describeError(r.error!)})`).join('; ');
     void vscode.window.showWarningMessage(
-      `${message} ${vscode.l10n.t('{0} could not be read: {1}', failed.length, failed.slice(0, 3).map((r) => `${path.basename(r.file)} (${describeError(r.error!)})`).join('; '))}`,
+      vscode.l10n.t('Classified {0} image(s): {1}. {2} could not be read: {3}', ok.length, summary || '—', failed.length, reasons),
     );
   } else {
-    void vscode.window.showInformationMessage(message);
+    void vscode.window.showInformationMessage(vscode.l10n.t('Classified {0} image(s): {1}', ok.length, summary || '—'));
   }
 }
 

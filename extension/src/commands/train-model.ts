@@ -38,8 +38,12 @@ function runName(now = new Date()): string {
 /** One line of progress text: epoch, step, loss and ETA, from whatever the library reported. */
 export function describeProgress(progress: TrainProgressMessage): string {
   const parts: string[] = [];
-  if (progress.epoch !== undefined) parts.push(vscode.l10n.t('epoch {0}/{1}', progress.epoch, progress.epochs ?? '?'));
-  if (progress.step !== undefined && progress.steps !== undefined) parts.push(vscode.l10n.t('step {0}/{1}', progress.step, progress.steps));
+  if (progress.phase === 'features' && progress.step !== undefined && progress.steps !== undefined) {
+    parts.push(vscode.l10n.t('extracting features {0}/{1}', progress.step, progress.steps));
+  } else if (progress.phase === 'validate') {
+    parts.push(vscode.l10n.t('epoch {0}/{1}', progress.epoch ?? '?', progress.epochs ?? '?'), vscode.l10n.t('validating'));
+  } else if (progress.epoch !== undefined) parts.push(vscode.l10n.t('epoch {0}/{1}', progress.epoch, progress.epochs ?? '?'));
+  if (progress.phase === 'train' && progress.step !== undefined && progress.steps !== undefined) parts.push(vscode.l10n.t('step {0}/{1}', progress.step, progress.steps));
   if (typeof progress.loss === 'number') parts.push(vscode.l10n.t('loss {0}', progress.loss.toFixed(4)));
   if (typeof progress.etaMs === 'number' && Number.isFinite(progress.etaMs)) parts.push(vscode.l10n.t('ETA {0}', formatDuration(progress.etaMs)));
   if (parts.length === 0 && progress.phase) parts.push(String(progress.phase));
@@ -85,13 +89,15 @@ export async function trainModel(ctx: ImgclsContext, folder?: vscode.Uri): Promi
         try {
           progress.report({ message: vscode.l10n.t('loading the model…') });
           return await ctx.training.train(job, abort.signal, (p) => {
-            const total = (p.epochs ?? settings.epochs) * (p.steps ?? 1);
-            const done = ((p.epoch ?? 1) - 1) * (p.steps ?? 1) + (p.step ?? (p.steps ?? 1));
-            const percent = p.epoch !== undefined ? Math.min(100, (done / total) * 100) : lastPercent;
+            // the bar covers the training steps; feature extraction shows its own count in the message
+            const percent = p.phase === 'train' && p.epoch !== undefined && p.steps
+              ? Math.min(100, (((p.epoch - 1) * p.steps + (p.step ?? 0)) / ((p.epochs ?? settings.epochs) * p.steps)) * 100)
+              : lastPercent;
             progress.report({ message: describeProgress(p), increment: Math.max(0, percent - lastPercent) });
             lastPercent = Math.max(lastPercent, percent);
-            if (p.phase === 'epoch' || p.step === p.steps) ctx.output.info(`train: ${describeProgress(p)}`);
-            refreshTrainingPlots();
+            if (p.message) ctx.output.info(`train: ${p.message}`);
+            if (p.phase !== 'features' && p.step === p.steps) ctx.output.info(`train: ${describeProgress(p)}`);
+            if (p.phase === 'train' || p.phase === 'validate' || p.phase === 'done') refreshTrainingPlots();
           });
         } finally {
           subscription.dispose();

@@ -1,7 +1,7 @@
 import * as crypto from 'node:crypto';
 import * as vscode from 'vscode';
 
-/** A fresh script nonce per render, from the crypto module (never Math.random). */
+/** A fresh script nonce per render, from the crypto module (a predictable RNG would defeat the CSP). */
 export function createNonce(): string {
   return crypto.randomBytes(16).toString('base64');
 }

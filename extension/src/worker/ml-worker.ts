@@ -71,7 +71,7 @@ async function train(id: number, job: TrainJob, signal: AbortSignal): Promise<Tr
     },
     { signal, onProgress: (progress) => send({ type: 'progress', id, progress: { ...progress } }) },
   );
-  return { outDir: job.outDir, checkpoint: result.bestCheckpoint ?? result.lastCheckpoint };
+  return { outDir: result.outDir, checkpoint: result.checkpoints.best };
 }
 
 const classifiers = new Map<string, Promise<Awaited<ReturnType<Library['loadClassifier']>>>>();

@@ -25,7 +25,10 @@ export interface TrainProgressMessage {
   steps?: number;
   loss?: number;
   etaMs?: number;
+  /** 'features' (step/steps count images), 'train' (step/steps count batches), 'validate' or 'done'. */
   phase?: string;
+  /** A notice for the user (estimate, warning). */
+  message?: string;
   [key: string]: unknown;
 }
 
