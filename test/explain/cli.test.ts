@@ -9,7 +9,9 @@ import sharp from 'sharp';
 import { explainCommand } from '../../src/cli/explain.js';
 import { main } from '../../src/cli/main.js';
 import { isImgclsError } from '../../src/errors.js';
+import { explain } from '../../src/explain/index.js';
 import { createBackboneEngine } from '../../src/model/engine.js';
+import { loadClassifier } from '../../src/train/classifier.js';
 import { argmax, cellsOf, patchDetectorHead, writeHeadCheckpoint, writePatchImage } from './helpers.js';
 
 const execFileAsync = promisify(execFile);
@@ -109,6 +111,18 @@ describe('imgcls explain', () => {
     await assert.rejects(explainCommand([checkpoint, path.join(dir, 'missing.jpg'), '-o', out]), (err) => isImgclsError(err, 'IMAGE_UNREADABLE'));
     await assert.rejects(explainCommand([path.join(dir, 'none.imgcls'), image, '-o', out]), (err) => isImgclsError(err, 'CHECKPOINT_NOT_FOUND'));
     await assert.rejects(fs.stat(out));
+  });
+
+  it('through loadClassifier, explain() agrees with classify() on class and probability', async () => {
+    const classifier = await loadClassifier(checkpoint);
+    try {
+      const [top] = await classifier.classify(image, 1);
+      const explanation = await explain(classifier, image);
+      assert.equal(explanation.className, top.className);
+      assert.ok(Math.abs(explanation.probability - top.probability) < 1e-4, `${explanation.probability} vs ${top.probability}`);
+    } finally {
+      await classifier.dispose();
+    }
   });
 
   it('--help prints usage and exits 0', async () => {
