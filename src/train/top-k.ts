@@ -44,6 +44,11 @@ export async function buildTopModel(k: number, options: { featureMap?: boolean; 
     ? tf.model({ inputs: backbone.inputs, outputs: [backbone.getLayer(FEATURE_MAP_LAYER).output as tf.SymbolicTensor, backbone.outputs[0]] })
     : backbone;
   const { top } = splitBackbone(source, boundary);
+  // the layers the top re-applies count the top as an owner: dispose it before the backbone
+  const disposeAll = () => {
+    top.dispose();
+    backbone.dispose();
+  };
   const variables = new Map<string, tf.LayerVariable>();
   for (const layer of top.layers) {
     layer.trainableWeights.forEach((variable, index) => variables.set(`${TOP_PREFIX}${layer.name}/${index}`, variable));
@@ -52,7 +57,7 @@ export async function buildTopModel(k: number, options: { featureMap?: boolean; 
     for (const [name, variable] of variables) {
       const stored = options.weights[name];
       if (!stored || stored.shape.join('×') !== variable.shape.join('×')) {
-        backbone.dispose();
+        disposeAll();
         throw new ImgclsError(`checkpoint weight ${name} is ${stored ? `[${stored.shape}]` : 'missing'}, the model needs [${variable.shape}]`,
           'CHECKPOINT_INVALID', options.file, 'The file does not match its top-k setting; retrain or pass the right checkpoint.');
       }
@@ -66,7 +71,7 @@ export async function buildTopModel(k: number, options: { featureMap?: boolean; 
     boundary,
     boundaryShape: (top.inputs[0].shape.slice(1) as number[]),
     variables,
-    dispose: () => backbone.dispose(),
+    dispose: disposeAll,
   };
 }
 
@@ -81,8 +86,10 @@ export async function createTopKRunner(
   const top = await buildTopModel(config.topK, { weights: options.resumeFrom?.weights });
   const featureDim = (top.model.outputs[0].shape as number[])[1];
   const initial = options.resumeFrom?.head ?? initHead(featureDim, options.numClasses, randomStream(config.seed, 0));
-  const kernel = tf.variable(tf.tensor2d(initial.kernel, [featureDim, options.numClasses]), true, `imgcls_head_kernel_${Date.now()}`);
-  const bias = tf.variable(tf.tensor1d(initial.bias), true, `imgcls_head_bias_${Date.now()}`);
+  const [kernel, bias] = tf.tidy(() => [
+    tf.variable(tf.tensor2d(initial.kernel, [featureDim, options.numClasses]), true),
+    tf.variable(tf.tensor1d(initial.bias), true),
+  ]);
 
   // JS mirrors of every trainable value: the shared optimizer updates them, then they are written back
   const params: Record<string, Float32Array> = { 'head/kernel': initial.kernel.slice(), 'head/bias': initial.bias.slice() };
@@ -131,7 +138,9 @@ export async function createTopKRunner(
           variable.assign(value);
           value.dispose();
         });
-        const predicted = (await logits!.argMax(1).data()) as Int32Array;
+        const argMax = logits!.argMax(1);
+        const predicted = (await argMax.data()) as Int32Array;
+        argMax.dispose();
         const correct = labels.filter((label, i) => predicted[i] === label).length;
         return { loss: (await value.data())[0], correct };
       } finally {
