@@ -76,7 +76,11 @@ function checkDilations(kernelName: string, dilations: unknown): void {
   if (values.some((d) => d !== 1)) throw unsupported(kernelName, `dilations ${JSON.stringify(dilations)}`);
 }
 
-/** dW of a conv2d (NHWC): for each filter tap, windowᵀ · dy as one matrix product. */
+/**
+ * dW of a conv2d (NHWC). 1×1 stride 1: one xᵀ · dy matrix product. Otherwise one conv2d with the
+ * input channels as the batch and dy as a (stride-dilated) filter: ~10× faster than a strided slice
+ * + matMul per tap on the stem's shape at batch 8 (A/B in one process).
+ */
 function conv2DBackpropFilter({ inputs, attrs = {} }: KernelArgs): tf.TensorInfo {
   if (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC') throw unsupported('Conv2DBackpropFilter', 'NCHW');
   const filterShape = attrs.filterShape as [number, number, number, number];
@@ -85,18 +89,18 @@ function conv2DBackpropFilter({ inputs, attrs = {} }: KernelArgs): tf.TensorInfo
     const dy = asTensor(inputs.dy) as tf.Tensor4D;
     const info = tf.backend_util.computeConv2DInfo(x.shape, filterShape, attrs.strides as [number, number], 1,
       attrs.pad as 'same', attrs.dimRoundingMode as 'floor' | undefined);
-    const rows = info.batchSize * info.outHeight * info.outWidth;
-    const dyMatrix = dy.reshape([rows, info.outChannels]);
+    const { filterHeight, filterWidth, strideHeight, strideWidth, inChannels, outChannels } = info;
     const xPadded = padLike(x, info);
-    const taps: tf.Tensor[] = [];
-    for (let kh = 0; kh < info.filterHeight; kh++) {
-      for (let kw = 0; kw < info.filterWidth; kw++) {
-        const window = tapWindow(xPadded, info, kh, kw).reshape([rows, info.inChannels]);
-        // explicit transpose: wasm's transposed BatchMatMul is much slower than Transpose + MatMul
-        taps.push(tf.matMul(tf.transpose(window), dyMatrix));
-      }
+    if (filterHeight === 1 && filterWidth === 1 && strideHeight === 1 && strideWidth === 1) {
+      const rows = info.batchSize * info.outHeight * info.outWidth;
+      const window = tapWindow(xPadded, info, 0, 0).reshape([rows, inChannels]);
+      // explicit transpose: wasm's transposed BatchMatMul is much slower than Transpose + MatMul
+      return tf.matMul(tf.transpose(window), dy.reshape([rows, outChannels])).reshape(filterShape);
     }
-    return tf.stack(taps).reshape(filterShape);
+    const image = tf.transpose(xPadded, [3, 1, 2, 0]) as tf.Tensor4D; // [inChannels, H, W, batch]
+    const dyAsFilter = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [outH, outW, batch, outChannels]
+    const perChannel = tf.conv2d(image, dyAsFilter, 1, 'valid', 'NHWC', [strideHeight, strideWidth]);
+    return tf.transpose(perChannel.slice([0, 0, 0, 0], [inChannels, filterHeight, filterWidth, outChannels]), [1, 2, 0, 3]);
   });
 }
 
@@ -124,7 +128,12 @@ function conv2DBackpropInput(wasmKernel: tf.KernelFunc) {
   };
 }
 
-/** dW of a depthwise conv (NHWC): for each filter tap, Σ window ⊙ dy over batch and positions. */
+/**
+ * dW of a depthwise conv (NHWC) as one depthwise convolution: the padded input, with the batch folded
+ * into channels, is correlated with dy used as a (stride-dilated) filter, then summed over the batch.
+ * One pass instead of a strided slice + multiply + sum per filter tap: 1.5–60× faster on B0's shapes
+ * at batch 8 (A/B in one process; strided slices with stride 2 are very slow on wasm).
+ */
 function depthwiseBackpropFilter({ inputs, attrs = {} }: KernelArgs): tf.TensorInfo {
   checkDilations('DepthwiseConv2dNativeBackpropFilter', attrs.dilations);
   const filterShape = attrs.filterShape as [number, number, number, number];
@@ -133,19 +142,33 @@ function depthwiseBackpropFilter({ inputs, attrs = {} }: KernelArgs): tf.TensorI
     const dy = asTensor(inputs.dy) as tf.Tensor4D;
     const info = tf.backend_util.computeConv2DInfo(x.shape, filterShape, attrs.strides as [number, number], 1,
       attrs.pad as 'same', attrs.dimRoundingMode as 'floor' | undefined, true);
-    const multiplier = filterShape[3];
-    const { batchSize, outHeight, outWidth, inChannels } = info;
-    const dyPerChannel = dy.reshape([batchSize, outHeight, outWidth, inChannels, multiplier]);
+    const { batchSize, outHeight, outWidth, inChannels, filterHeight, filterWidth, strideHeight, strideWidth } = info;
+    if (filterShape[3] !== 1) return depthwiseBackpropFilterByTaps(x, dy, info, filterShape);
     const xPadded = padLike(x, info);
-    const taps: tf.Tensor[] = [];
-    for (let kh = 0; kh < info.filterHeight; kh++) {
-      for (let kw = 0; kw < info.filterWidth; kw++) {
-        const window = tapWindow(xPadded, info, kh, kw).reshape([batchSize, outHeight, outWidth, inChannels, 1]);
-        taps.push(tf.sum(tf.mul(window, dyPerChannel), [0, 1, 2]));
-      }
-    }
-    return tf.stack(taps).reshape(filterShape);
+    const [paddedHeight, paddedWidth] = [xPadded.shape[1], xPadded.shape[2]];
+    const image = tf.transpose(xPadded, [1, 2, 0, 3]).reshape([1, paddedHeight, paddedWidth, batchSize * inChannels]);
+    const dyAsFilter = tf.transpose(dy, [1, 2, 0, 3]).reshape([outHeight, outWidth, batchSize * inChannels, 1]);
+    const perImage = tf.depthwiseConv2d(image as tf.Tensor4D, dyAsFilter as tf.Tensor4D, 1, 'valid', 'NHWC',
+      [strideHeight, strideWidth]);
+    return tf.sum(perImage.slice([0, 0, 0, 0], [1, filterHeight, filterWidth, batchSize * inChannels])
+      .reshape([filterHeight, filterWidth, batchSize, inChannels]), 2).reshape(filterShape);
   });
+}
+
+/** dW of a depthwise conv with a channel multiplier: for each filter tap, Σ window ⊙ dy over batch and positions. */
+function depthwiseBackpropFilterByTaps(x: tf.Tensor4D, dy: tf.Tensor4D, info: Conv2DInfo,
+  filterShape: [number, number, number, number]): tf.Tensor {
+  const { batchSize, outHeight, outWidth, inChannels } = info;
+  const dyPerChannel = dy.reshape([batchSize, outHeight, outWidth, inChannels, filterShape[3]]);
+  const xPadded = padLike(x, info);
+  const taps: tf.Tensor[] = [];
+  for (let kh = 0; kh < info.filterHeight; kh++) {
+    for (let kw = 0; kw < info.filterWidth; kw++) {
+      const window = tapWindow(xPadded, info, kh, kw).reshape([batchSize, outHeight, outWidth, inChannels, 1]);
+      taps.push(tf.sum(tf.mul(window, dyPerChannel), [0, 1, 2]));
+    }
+  }
+  return tf.stack(taps).reshape(filterShape);
 }
 
 /** dX of a depthwise conv (NHWC): 'valid' depthwise correlation of the spread dy with the flipped filter. */

@@ -92,6 +92,25 @@ test('wasm gradients equal the cpu backend reference kernels to float precision'
   }
 });
 
+test('depthwise filter gradient with a channel multiplier matches the cpu backend', async () => {
+  const run = () => tf.tidy(() => {
+    const x = tf.randomNormal([2, 7, 7, 3], 0, 1, 'float32', 11) as tf.Tensor4D;
+    const filter = tf.randomNormal([3, 3, 3, 2], 0, 1, 'float32', 12) as tf.Tensor4D;
+    const readout = tf.randomNormal([2, 4, 4, 6], 0, 1, 'float32', 13);
+    const grad = tf.grad((f: tf.Tensor) => tf.sum(tf.mul(tf.depthwiseConv2d(x, f as tf.Tensor4D, 2, 'same'), readout)));
+    return Array.from(grad(filter).dataSync());
+  });
+  const onWasm = run();
+  await tf.setBackend('cpu');
+  try {
+    const onCpu = run();
+    const scale = onCpu.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    assert.ok(onCpu.every((v, i) => Math.abs(v - onWasm[i]) <= 1e-5 * scale));
+  } finally {
+    await tf.setBackend('wasm');
+  }
+});
+
 test('the gradient kernels do not leak tensors', () => {
   const { params, readout } = makeParams();
   const before = tf.memory().numTensors;
