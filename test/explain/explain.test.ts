@@ -131,6 +131,14 @@ describe('explain with a head set by hand so one feature channel decides the cla
       (err) => isImgclsError(err, 'USAGE') && err.message.includes('flat, patch'));
   });
 
+  it('bad overlay options are USAGE errors; a feature map that fits no square grid is INTERNAL', async () => {
+    const explanation = await explain(classifier, files.a);
+    await assert.rejects(renderOverlayPng(explanation, { opacity: 1.5 }), (err) => isImgclsError(err, 'USAGE'));
+    await assert.rejects(renderOverlayPng(explanation, { maxSize: 0 }), (err) => isImgclsError(err, 'USAGE'));
+    const broken: Classifier = { ...classifier, featureMap: async () => new Float32Array(1280 * 50) };
+    await assert.rejects(explain(broken, files.a), (err) => isImgclsError(err, 'INTERNAL'));
+  });
+
   it('the overlay puts the hottest pixel on the patch of a non-square image', async () => {
     const explanation = await explain(classifier, files.wideB);
     assert.deepEqual([explanation.imageWidth, explanation.imageHeight], [448, 224]);
