@@ -65,7 +65,10 @@ export async function dataCommand(argv: string[]): Promise<number> {
     validPct: parseNumber('valid-pct', values['valid-pct']),
     seed: parseNumber('seed', values.seed),
     nearDuplicateDistance: parseNumber('near-distance', values['near-distance']),
+    // a live counter on an interactive terminal only, so piped output stays clean
+    onProgress: process.stderr.isTTY ? ({ done, total }) => process.stderr.write(`\rinspecting images ${done}/${total}`) : undefined,
   });
+  if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
   process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatDatasetReport(report)}\n`);
   return values.strict && report.warnings.length > 0 ? 1 : 0;
 }

@@ -135,6 +135,10 @@ function decodeError(file: string, err: unknown, bytes?: Uint8Array): ImgclsErro
     return new ImgclsError(`image data is truncated (${firstLine}): ${file}`, 'IMAGE_TRUNCATED', file,
       'The file is incomplete; copy or download it again, or remove it.', { cause: err });
   }
+  if (/pixel limit/i.test(message)) {
+    return new ImgclsError(`image is too large to decode safely (over 268 megapixels): ${file}`, 'IMAGE_UNSUPPORTED', file,
+      'Downscale it with an image editor, or remove it.', { cause: err });
+  }
   if (/unsupported image format/i.test(message)) {
     return new ImgclsError(`unsupported image (${firstLine}): ${file}`, 'IMAGE_UNSUPPORTED', file, SUPPORTED_HINT, { cause: err });
   }

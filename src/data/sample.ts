@@ -166,6 +166,9 @@ export async function writeSampleDataset(dir: string, options: SampleOptions = {
   }
   if (!Number.isInteger(seed)) throw usageError(`seed must be an integer. Received: ${seed}`);
   const root = path.resolve(dir);
+  if ((await fs.stat(root).catch(() => undefined))?.isFile()) {
+    throw new ImgclsError(`a file is in the way: ${root}`, 'USAGE', root, 'Choose a folder path for the sample dataset.');
+  }
   const existing = await fs.readdir(root).catch(() => undefined);
   if (existing && existing.length > 0 && !existing.includes(MARKER)) {
     throw new ImgclsError(`folder is not empty: ${root}`, 'USAGE', root,

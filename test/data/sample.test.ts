@@ -113,6 +113,8 @@ describe('writeSampleDataset', () => {
     await writeFixture(foreign, 'precious.txt', 'keep me');
     await assert.rejects(writeSampleDataset(foreign), (err) => isImgclsError(err, 'USAGE') && err.file === foreign);
     assert.equal(await fs.readFile(path.join(foreign, 'precious.txt'), 'utf8'), 'keep me');
+    const inTheWay = await writeFixture(dir, 'a-file', 'x');
+    await assert.rejects(writeSampleDataset(inTheWay), (err) => isImgclsError(err, 'USAGE') && err.file === inTheWay);
 
     const own = path.join(dir, 'own');
     await writeSampleDataset(own, { imagesPerClass: 6, seed: 1 });
