@@ -244,13 +244,17 @@ async function main(): Promise<void> {
     } else {
       e2e.note = 'src/cli/predict.ts missing: measured decode + engine via streamBatches only';
     }
-    // in-process: the same pipeline without the CLI, and decode alone
-    const engine = await createOnnxEngine();
-    let start = performance.now();
+    // in-process: the same pipeline without the CLI (ORT in its worker thread, then on the main thread), and decode alone
+    let start = 0;
     let count = 0;
-    for await (const batch of streamBatches(files, { batchSize: 32 })) count += (await engine.run(batch)).pooled.length / 1280;
-    e2e['streamBatches + onnxruntime, batch 32 (img/s)'] = ((count * 1000) / (performance.now() - start)).toFixed(1);
-    await engine.dispose();
+    for (const worker of [true, false]) {
+      const engine = await createOnnxEngine({ worker });
+      start = performance.now();
+      count = 0;
+      for await (const batch of streamBatches(files, { batchSize: 32 })) count += (await engine.run(batch)).pooled.length / 1280;
+      e2e[`streamBatches + onnxruntime ${engine.runMode}, batch 32 (img/s)`] = ((count * 1000) / (performance.now() - start)).toFixed(1);
+      await engine.dispose();
+    }
     start = performance.now();
     count = 0;
     for await (const batch of streamBatches(files, { batchSize: 32 })) count += batch.count;

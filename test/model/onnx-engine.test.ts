@@ -186,6 +186,28 @@ test('engine edge cases: empty batch, unknown boundary (USAGE), wrong data lengt
   assert.deepEqual(shifted.pooled, direct.pooled);
 });
 
+test('worker-thread and in-thread runs give the same features; a worker run leaves the event loop free', async () => {
+  const inThread = await createOnnxEngine({ cacheDir, worker: false });
+  try {
+    assert.equal(inThread.runMode, 'in-thread');
+    assert.equal((onnxEngine as Awaited<ReturnType<typeof createOnnxEngine>>).runMode, 'worker');
+    const batch = await batchOf(GOLDEN);
+    const [a, b] = [await onnxEngine.run(batch, { featureMap: true }), await inThread.run(batch, { featureMap: true })];
+    assert.deepEqual(a.pooled, b.pooled);
+    assert.deepEqual(a.featureMap, b.featureMap);
+    // count event-loop turns while one worker run is in flight (decoding would be scheduled in these turns)
+    let turns = 0;
+    let spinning = true;
+    const spin = (): void => { turns++; if (spinning) setImmediate(spin); };
+    setImmediate(spin);
+    await onnxEngine.run(batch);
+    spinning = false;
+    assert.ok(turns >= 5, `event loop turned ${turns} times during a worker run`);
+  } finally {
+    await inThread.dispose();
+  }
+});
+
 test('createBackboneEngine: auto picks ONNX Runtime, tfjs is TF.js, and auto falls back to TF.js with a reason', async () => {
   const saved = process.env.IMGCLS_CACHE;
   process.env.IMGCLS_CACHE = cacheDir;

@@ -5,10 +5,10 @@ import type { ImageBatch } from '../../data/types.js';
 import type { BackboneEngine, BackboneOutputs, BackboneRunOptions } from '../types.js';
 import { backboneOnnxOutputs, ensureBackboneOnnx } from './backbone-cache.js';
 import { selectOnnxOutputs } from './graph-builder.js';
+import { createInThreadRunner, createWorkerRunner, type OrtRunner } from './ort-runner.js';
 import { decodeOnnxModel, encodeOnnxModel, type OnnxModel } from './schema.js';
 
 type Ort = typeof import('onnxruntime-node');
-type Session = import('onnxruntime-node').InferenceSession;
 
 /** Options of createOnnxEngine. */
 export interface OnnxEngineOptions {
@@ -18,6 +18,11 @@ export interface OnnxEngineOptions {
   threads?: number;
   /** Cache folder for the generated backbone. Default imgclsCacheDir(). */
   cacheDir?: string;
+  /**
+   * Run sessions in a worker thread so a forward pass does not block the event loop (decoding of the
+   * next images goes on meanwhile). Default true; falls back to this thread when the worker cannot start.
+   */
+  worker?: boolean;
 }
 
 let ortModule: Promise<Ort> | undefined;
@@ -41,7 +46,7 @@ export function loadOnnxRuntime(): Promise<Ort> {
  * requested outputs gets its own session on a pruned copy of the graph, so a run computes only what
  * it returns. The pretrained backbone is exported from the layers model on first use and cached.
  */
-export async function createOnnxEngine(options: string | OnnxEngineOptions = {}): Promise<BackboneEngine> {
+export async function createOnnxEngine(options: string | OnnxEngineOptions = {}): Promise<BackboneEngine & { readonly runMode: 'in-thread' | 'worker' }> {
   const resolved: OnnxEngineOptions = typeof options === 'string' ? { modelPath: options } : options;
   const threads = resolved.threads ?? os.availableParallelism();
   if (!(Number.isInteger(threads) && threads > 0)) throw usageError(`threads must be a positive integer. Received: ${threads}`);
@@ -49,7 +54,7 @@ export async function createOnnxEngine(options: string | OnnxEngineOptions = {})
   const featureMapName = backboneOnnxOutputs().featureMap;
 
   /** The backbone graph for one input size: the given file, or the cached pretrained export for that size. */
-  interface LoadedModel { model: OnnxModel; file: string; inputName: string; outputNames: string[]; sessions: Map<string, Promise<Session>> }
+  interface LoadedModel { model: OnnxModel; file: string; inputName: string; outputNames: string[]; sessions: Map<string, Promise<string>> }
   const models = new Map<number, Promise<LoadedModel>>();
   const loadModel = async (inputSize: number): Promise<LoadedModel> => {
     const file = resolved.modelPath ?? (await ensureBackboneOnnx(resolved.cacheDir, inputSize));
@@ -75,16 +80,21 @@ export async function createOnnxEngine(options: string | OnnxEngineOptions = {})
     }
     return loaded;
   };
-  const sessionFor = (loaded: LoadedModel, fetch: string[]): Promise<Session> => {
-    const key = fetch.join('\n');
+  const settings = { threads };
+  let runner: OrtRunner = createInThreadRunner(ort, settings);
+  if (resolved.worker ?? true) {
+    try {
+      runner = await createWorkerRunner(settings);
+    } catch {
+      // no worker (e.g. bundled without ort-worker.js): sessions run on this thread
+    }
+  }
+  /** The runner's key of the session computing `fetch` (created on first use from a pruned copy of the graph). */
+  const sessionFor = (loaded: LoadedModel, fetch: string[]): Promise<string> => {
+    const key = `${loaded.file}\n${fetch.join('\n')}`;
     let session = loaded.sessions.get(key);
     if (!session) {
-      session = ort.InferenceSession.create(encodeOnnxModel(selectOnnxOutputs(loaded.model, fetch)), {
-        intraOpNumThreads: threads,
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-        graphOptimizationLevel: 'all',
-      });
+      session = runner.createSession(key, encodeOnnxModel(selectOnnxOutputs(loaded.model, fetch))).then(() => key);
       loaded.sessions.set(key, session);
       session.catch(() => loaded.sessions.delete(key));
     }
@@ -99,6 +109,7 @@ export async function createOnnxEngine(options: string | OnnxEngineOptions = {})
 
   return {
     name: 'onnxruntime',
+    runMode: runner.mode,
     async run(batch: ImageBatch, runOptions: BackboneRunOptions = {}): Promise<BackboneOutputs> {
       const size = batch.inputSize;
       const expected = batch.count * size * size * 3;
@@ -123,10 +134,9 @@ export async function createOnnxEngine(options: string | OnnxEngineOptions = {})
         return { pooled: new Float32Array(0), ...(runOptions.featureMap ? { featureMap: new Float32Array(0) } : {}),
           ...(runOptions.boundary !== undefined ? { boundary: new Float32Array(0) } : {}) };
       }
-      const session = await sessionFor(loaded, fetch);
-      const input = new ort.Tensor('float32', batch.data.subarray(0, expected), [batch.count, size, size, 3]);
-      const results = await session.run({ [loaded.inputName]: input }, fetch);
-      const data = (name: string): Float32Array => results[name].data as Float32Array;
+      const key = await sessionFor(loaded, fetch);
+      const results = await runner.run(key, loaded.inputName, batch.data.subarray(0, expected), [batch.count, size, size, 3], fetch);
+      const data = (name: string): Float32Array => results[name];
       return {
         pooled: data(pooledName),
         ...(runOptions.featureMap ? { featureMap: data(featureMapName) } : {}),
@@ -134,14 +144,9 @@ export async function createOnnxEngine(options: string | OnnxEngineOptions = {})
       };
     },
     async dispose() {
-      const loaded = await Promise.allSettled([...models.values()]);
+      await Promise.allSettled([...models.values()]);
       models.clear();
-      for (const entry of loaded) {
-        if (entry.status !== 'fulfilled') continue;
-        for (const session of await Promise.allSettled([...entry.value.sessions.values()])) {
-          if (session.status === 'fulfilled') await session.value.release();
-        }
-      }
+      await runner.release();
     },
   };
 }
