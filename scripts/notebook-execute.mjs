@@ -42,41 +42,53 @@ export async function prepareKernel() {
  * Executes a notebook (parsed JSON) with nbconvert on the tslab kernel, in the notebooks/ folder so
  * `import … from 'imgcls'` resolves; returns nbconvert's exit code and stderr, the executed notebook
  * (undefined when nbconvert failed) and the problems found (empty when every cell passed).
+ * With `diagnose`, a failed run is repeated with --allow-errors only to add tslab's error message to
+ * the problems (nbconvert's own report of a tslab error names the cell but not the error).
  */
 export async function executeNotebook(notebook, options = {}) {
   const jupyterPath = options.jupyterPath ?? (await prepareKernel());
+  try {
+    const result = await runNbconvert(notebook, jupyterPath, options, []);
+    const problems = executionProblems(result);
+    if (result.exitCode !== 0 && options.diagnose) {
+      const rerun = await runNbconvert(notebook, jupyterPath, options, ['--allow-errors']);
+      problems.push(...executionProblems({ ...rerun, exitCode: 0, stderr: '' }).map((p) => `diagnostic re-run with --allow-errors: ${p}`));
+    }
+    return { ...result, problems };
+  } finally {
+    if (!options.jupyterPath) await fs.rm(jupyterPath, { recursive: true, force: true });
+  }
+}
+
+async function runNbconvert(notebook, jupyterPath, options, extraArgs) {
   const timeoutSeconds = options.timeoutSeconds ?? DEFAULT_CELL_TIMEOUT_SECONDS;
   const args = [
     'nbconvert', '--stdin', '--stdout', '--to', 'notebook', '--execute',
     '--ExecutePreprocessor.kernel_name=tslab',
     `--ExecutePreprocessor.timeout=${timeoutSeconds}`,
+    ...extraArgs,
   ];
-  try {
-    const result = await run(JUPYTER, args, {
-      cwd: options.cwd ?? path.join(REPO_ROOT, 'notebooks'),
-      // kernels from jupyterPath only; connection files and config kept out of $HOME (CI may not own it)
-      env: {
-        ...process.env,
-        ...options.env,
-        JUPYTER_PATH: jupyterPath,
-        JUPYTER_RUNTIME_DIR: path.join(jupyterPath, 'runtime'),
-        JUPYTER_CONFIG_DIR: path.join(jupyterPath, 'config'),
-      },
-      input: JSON.stringify(notebook),
-    });
-    let executed;
-    if (result.exitCode === 0) {
-      try {
-        executed = JSON.parse(result.stdout);
-      } catch {
-        executed = undefined;
-      }
+  const result = await run(JUPYTER, args, {
+    cwd: options.cwd ?? path.join(REPO_ROOT, 'notebooks'),
+    // kernels from jupyterPath only; connection files and config kept out of $HOME (CI may not own it)
+    env: {
+      ...process.env,
+      ...options.env,
+      JUPYTER_PATH: jupyterPath,
+      JUPYTER_RUNTIME_DIR: path.join(jupyterPath, 'runtime'),
+      JUPYTER_CONFIG_DIR: path.join(jupyterPath, 'config'),
+    },
+    input: JSON.stringify(notebook),
+  });
+  let executed;
+  if (result.exitCode === 0) {
+    try {
+      executed = JSON.parse(result.stdout);
+    } catch {
+      executed = undefined;
     }
-    const problems = executionProblems({ exitCode: result.exitCode, stderr: result.stderr, executed });
-    return { exitCode: result.exitCode, stderr: result.stderr, executed, problems };
-  } finally {
-    if (!options.jupyterPath) await fs.rm(jupyterPath, { recursive: true, force: true });
   }
+  return { exitCode: result.exitCode, stderr: result.stderr, executed };
 }
 
 /**
@@ -155,7 +167,7 @@ async function main(argv) {
   const notebook = JSON.parse(await fs.readFile(input, 'utf8'));
   const env = values.quick ? { IMGCLS_QUICK: '1' } : {};
   console.log(`executing ${path.relative(process.cwd(), input)} on the tslab kernel${values.quick ? ' (quick mode)' : ''}…`);
-  const result = await executeNotebook(notebook, { env, timeoutSeconds, cwd: path.dirname(input) });
+  const result = await executeNotebook(notebook, { env, timeoutSeconds, cwd: path.dirname(input), diagnose: true });
   if (result.problems.length > 0) {
     console.error(`✖ the notebook failed:\n- ${result.problems.join('\n- ')}`);
     return 1;

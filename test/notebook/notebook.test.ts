@@ -46,7 +46,7 @@ interface NotebookHarness {
   prepareKernel(): Promise<string>;
   executeNotebook(
     notebook: Notebook,
-    options?: { env?: Record<string, string>; jupyterPath?: string; timeoutSeconds?: number },
+    options?: { env?: Record<string, string>; jupyterPath?: string; timeoutSeconds?: number; diagnose?: boolean },
   ): Promise<ExecutionResult>;
 }
 
@@ -68,8 +68,8 @@ const sourceOf = (cell: NotebookCell) => (Array.isArray(cell.source) ? cell.sour
 const textOf = (value: unknown) => (Array.isArray(value) ? value.join('') : typeof value === 'string' ? value : '');
 
 /** Runs a notebook in quick mode with the kernel registered for this test file. */
-function runQuick(notebook: Notebook): Promise<ExecutionResult> {
-  return harness.executeNotebook(notebook, { env: { IMGCLS_QUICK: '1' }, jupyterPath });
+function runQuick(notebook: Notebook, options: { diagnose?: boolean } = {}): Promise<ExecutionResult> {
+  return harness.executeNotebook(notebook, { env: { IMGCLS_QUICK: '1' }, jupyterPath, ...options });
 }
 
 /** What the lesson must show once executed; one message per missing thing (empty when all is there). */
@@ -107,7 +107,7 @@ test('the lesson notebook uses the tslab kernel, has train-tagged cells and impo
 });
 
 test('the lesson notebook runs headless on the tslab kernel (quick mode) and shows the report, plotly figures and a PNG', async () => {
-  const result = await runQuick(lesson);
+  const result = await runQuick(lesson, { diagnose: true });
   if (result.executed) {
     await fs.mkdir(path.dirname(ARTIFACT), { recursive: true });
     const partial = `${ARTIFACT}.${process.pid}.partial`;
