@@ -1,7 +1,7 @@
 // Benchmark: the convolution gradient kernels imgcls registers on TF.js wasm (src/model/wasm-kernels.ts)
 // against the alternatives, and against PyTorch CPU on the same shapes, in one run.
 //
-//   npm run bench:wasm-kernels -- [--batch 8] [--iterations 3] [--quick] [--no-peer]
+//   npm run bench:wasm-kernels -- [--batch 8] [--train-batch 4] [--iterations 3] [--quick] [--no-peer]
 //
 // For each EfficientNet-B0 layer shape at --batch: the median ms of
 //   imgcls     the kernel imgcls registers (what training on wasm runs),
@@ -10,7 +10,7 @@
 //   torch      the same gradient in PyTorch 1.13 CPU (/usr/bin/python3, all cores, channels_last,
 //              the glibc malloc settings of ../shared/FACTS.md), via torch.nn.grad.conv2d_{input,weight}.
 // Then one training step (forward + backward + Adam) of the last 3 blocks + head, and of the whole
-// backbone + head, at --batch on wasm. Timings mean something only on an idle machine.
+// backbone + head, at --train-batch on wasm (full training needs ~0.7 GiB of wasm heap per image; 4 GiB max). Timings mean something only on an idle machine.
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -103,6 +103,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       batch: { type: 'string', default: '8' },
+      'train-batch': { type: 'string', default: '4' },
       iterations: { type: 'string', default: '3' },
       quick: { type: 'boolean', default: false },
       'no-peer': { type: 'boolean', default: false },
@@ -167,14 +168,15 @@ async function main(): Promise<void> {
   const backbone = await loadPretrainedBackbone({ inputSize: size });
   for (const [label, part] of [['top-3 blocks + head', splitBackbone(backbone, topKBoundary(3)).top], ['full backbone + head', backbone]] as const) {
     const model = withHead(part, 2);
-    const shape = [batch, ...(part.inputs[0].shape.slice(1) as number[])];
+    const trainBatch = values.quick ? 1 : Number(values['train-batch']);
+    const shape = [trainBatch, ...(part.inputs[0].shape.slice(1) as number[])];
     const input = tf.randomNormal(shape);
-    const labels = tf.oneHot(tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 2), 'int32'), 2);
+    const labels = tf.oneHot(tf.tensor1d(Array.from({ length: trainBatch }, (_, i) => i % 2), 'int32'), 2);
     const optimizer = tf.train.adam(1e-4);
     const step = () => optimizer.minimize(() =>
       tf.losses.softmaxCrossEntropy(labels, model.apply(input, { training: true }) as tf.Tensor), true) as tf.Scalar;
     const ms = await timeMs(step, values.quick ? 1 : 2);
-    process.stdout.write(`training step on wasm, ${label}, batch ${batch}, ${size}×${size}: ${ms.toFixed(0)} ms (${(batch / (ms / 1000)).toFixed(2)} img/s)\n`);
+    process.stdout.write(`training step on wasm, ${label}, batch ${trainBatch}, ${size}×${size}: ${ms.toFixed(0)} ms (${(trainBatch / (ms / 1000)).toFixed(2)} img/s)\n`);
     tf.dispose([input, labels]);
     optimizer.dispose();
   }
