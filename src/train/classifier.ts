@@ -38,19 +38,19 @@ export async function loadClassifier(file: string, options: LoadClassifierOption
   const checkpoint = await loadCheckpoint(file);
   const head = checkpointHead(checkpoint);
   const spec = checkpoint.spec;
-  if (spec.mode !== 'head' && spec.mode !== 'top-k') {
-    throw new ImgclsError(`checkpoint mode '${spec.mode}' cannot be loaded by this build`, 'CHECKPOINT_INCOMPATIBLE', file,
-      "Retrain in 'head' or 'top-k' mode.");
-  }
   if (spec.mode === 'top-k' && !(Number.isInteger(spec.topK) && spec.topK! >= 1)) {
     throw new ImgclsError(`top-k checkpoint without a valid topK (${spec.topK})`, 'CHECKPOINT_INVALID', file, 'Retrain it with imgcls train --mode top-k.');
   }
-  // top-k: the trained blocks run in TF.js on the engine's boundary activations
-  const top = spec.mode === 'top-k' ? await (await import('./top-k.js')).buildTopModel(spec.topK!, { featureMap: true, weights: checkpoint.weights, file }) : undefined;
+  // top-k: the trained blocks run in TF.js on the engine's boundary activations; full: the whole trained network runs in TF.js
+  const top = spec.mode === 'head'
+    ? undefined
+    : await (await import('./top-k.js')).buildTopModel(spec.mode === 'full' ? 'full' : spec.topK!, {
+      featureMap: true, weights: checkpoint.weights, file, inputSize: spec.preprocessing.inputSize,
+    });
   const shared = typeof options.engine === 'object' ? options.engine : undefined;
-  let engine: BackboneEngine;
+  let engine: BackboneEngine | undefined;
   try {
-    engine = shared ?? (await createBackboneEngine(typeof options.engine === 'string' ? options.engine : 'auto'));
+    engine = shared ?? (spec.mode === 'full' ? undefined : await createBackboneEngine(typeof options.engine === 'string' ? options.engine : 'auto'));
   } catch (err) {
     top?.dispose();
     throw err;
@@ -59,10 +59,11 @@ export async function loadClassifier(file: string, options: LoadClassifierOption
 
   /** Pooled features (and the feature map) of a batch: the engine alone, or engine to the boundary + the trained top. */
   const backboneOutputs = async (batch: ImageBatch, featureMap: boolean): Promise<{ pooled: Float32Array; featureMap?: Float32Array }> => {
-    if (!top) return engine.run(batch, featureMap ? { featureMap: true } : {});
-    const { boundary } = await engine.run(batch, { boundary: top.boundary });
-    if (!boundary) throw new ImgclsError(`engine ${engine.name} returned no "${top.boundary}" activations`, 'INTERNAL', file);
+    if (!top) return engine!.run(batch, featureMap ? { featureMap: true } : {});
     const { runTopModel } = await import('./top-k.js');
+    if (spec.mode === 'full') return runTopModel(top, batch.data, batch.count);
+    const { boundary } = await engine!.run(batch, { boundary: top.boundary });
+    if (!boundary) throw new ImgclsError(`engine ${engine!.name} returned no "${top.boundary}" activations`, 'INTERNAL', file);
     return runTopModel(top, boundary, batch.count);
   };
 
@@ -70,7 +71,7 @@ export async function loadClassifier(file: string, options: LoadClassifierOption
     if (batch.count === 0) return new Float32Array(0);
     const { pooled } = await backboneOutputs(batch, false);
     if (pooled.length !== batch.count * head.inputDim) {
-      throw new ImgclsError(`engine ${engine.name} gave ${pooled.length / batch.count} features per image; the head expects ${head.inputDim}`, 'CHECKPOINT_INCOMPATIBLE', file);
+      throw new ImgclsError(`engine ${engine?.name ?? 'tfjs'} gave ${pooled.length / batch.count} features per image; the head expects ${head.inputDim}`, 'CHECKPOINT_INCOMPATIBLE', file);
     }
     return headProbabilities(head, pooled, batch.count);
   };
@@ -87,12 +88,12 @@ export async function loadClassifier(file: string, options: LoadClassifierOption
     async featureMap(batch: ImageBatch): Promise<Float32Array> {
       if (batch.count === 0) return new Float32Array(0);
       const { featureMap } = await backboneOutputs(batch, true);
-      if (!featureMap) throw new ImgclsError(`engine ${engine.name} returned no feature map`, 'INTERNAL', file);
+      if (!featureMap) throw new ImgclsError(`engine ${engine?.name} returned no feature map`, 'INTERNAL', file);
       return featureMap;
     },
     async dispose() {
       top?.dispose();
-      if (!shared) await engine.dispose();
+      if (!shared) await engine?.dispose();
     },
   };
 }

@@ -21,15 +21,18 @@ export const COST_PER_IMAGE_MS = Object.freeze({
 /** A rough wall time of a training run, for telling the user which mode is faster before it starts. */
 export function estimateTrainingMs(
   mode: TrainMode,
-  work: { images: number; validImages?: number; epochs: number; engine: EngineChoice },
+  work: { images: number; validImages?: number; epochs: number; engine: EngineChoice; inputSize?: number },
 ): number {
-  const forward = work.engine === 'tfjs' ? COST_PER_IMAGE_MS.forwardWasm : COST_PER_IMAGE_MS.forwardOnnx;
+  // network cost grows with the pixel count; the costs above are for 224 × 224
+  const scale = ((work.inputSize ?? 224) / 224) ** 2;
+  const forward = (work.engine === 'tfjs' ? COST_PER_IMAGE_MS.forwardWasm : COST_PER_IMAGE_MS.forwardOnnx) * scale;
   const once = COST_PER_IMAGE_MS.engineLoadMs + work.images * (COST_PER_IMAGE_MS.decode + forward);
   if (mode === 'head') return once;
-  if (mode === 'top-k') return once + work.epochs * work.images * COST_PER_IMAGE_MS.trainTopKWasm;
-  // full: every epoch decodes and trains every image and runs validation forward passes on wasm
+  if (mode === 'top-k') return once + work.epochs * work.images * COST_PER_IMAGE_MS.trainTopKWasm * scale;
+  // full: images decoded once (cached), then every epoch trains the whole network and validates on wasm
   const valid = work.validImages ?? 0;
-  return COST_PER_IMAGE_MS.engineLoadMs + work.epochs * (work.images * (COST_PER_IMAGE_MS.decode + COST_PER_IMAGE_MS.trainFullWasm) + valid * COST_PER_IMAGE_MS.forwardWasm);
+  return COST_PER_IMAGE_MS.engineLoadMs + work.images * COST_PER_IMAGE_MS.decode +
+    work.epochs * scale * (work.images * COST_PER_IMAGE_MS.trainFullWasm + valid * COST_PER_IMAGE_MS.forwardWasm);
 }
 
 /** "850 ms", "12 s", "3.5 min", "1.2 h". */

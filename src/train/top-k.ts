@@ -31,23 +31,30 @@ export interface TopModel {
   dispose(): void;
 }
 
+/** The boundary name of 'full' mode: the whole network trains, from the preprocessed image. */
+export const FULL_BOUNDARY = 'input';
+
 /**
- * Builds the top of the pretrained EfficientNet-B0 after the boundary of the last k blocks
- * (ImageNet weights; the checkpoint's 'top/…' weights when given). With featureMap, the model also
- * outputs the 7×7×1280 map before pooling.
+ * Builds the trainable part of the pretrained EfficientNet-B0: after the boundary of the last k
+ * blocks, or the whole network for 'full' (ImageNet weights; the checkpoint's 'top/…' weights when
+ * given). With featureMap, the model also outputs the 7×7×1280 map before pooling.
  */
-export async function buildTopModel(k: number, options: { featureMap?: boolean; weights?: Record<string, NamedTensor>; file?: string } = {}): Promise<TopModel> {
+export async function buildTopModel(
+  k: number | 'full',
+  options: { featureMap?: boolean; weights?: Record<string, NamedTensor>; file?: string; inputSize?: number } = {},
+): Promise<TopModel> {
   await initBackend();
-  const backbone = await loadPretrainedBackbone();
-  const boundary = topKBoundary(k);
+  const backbone = await loadPretrainedBackbone({ inputSize: options.inputSize ?? 224 });
+  const boundary = k === 'full' ? FULL_BOUNDARY : topKBoundary(k);
   const source = options.featureMap
     ? tf.model({ inputs: backbone.inputs, outputs: [backbone.getLayer(FEATURE_MAP_LAYER).output as tf.SymbolicTensor, backbone.outputs[0]] })
     : backbone;
-  const { top } = splitBackbone(source, boundary);
-  // the layers the top re-applies count the top as an owner: dispose it before the backbone
+  const top = k === 'full' ? source : splitBackbone(source, boundary).top;
+  // the layers a split re-applies count the top as an owner: dispose it before the backbone; a model
+  // over the backbone's own nodes (full mode's feature-map view) frees the shared layers by itself
   const disposeAll = () => {
     top.dispose();
-    backbone.dispose();
+    if (k !== 'full' && top !== backbone) backbone.dispose();
   };
   const variables = new Map<string, tf.LayerVariable>();
   for (const layer of top.layers) {
@@ -76,14 +83,15 @@ export async function buildTopModel(k: number, options: { featureMap?: boolean; 
 }
 
 /**
- * Trains the last k blocks + top conv + dense head on cached boundary activations, on the TF.js
- * backend (wasm gradients), with the same optimizer rules and checkpoint layout as head mode.
+ * Trains the last k blocks + top conv + dense head on cached boundary activations ('top-k'), or the
+ * whole network on cached preprocessed images ('full'), on the TF.js backend (wasm gradients), with
+ * the same optimizer rules and checkpoint layout as head mode.
  */
 export async function createTopKRunner(
   config: ResolvedTrainConfig,
   options: { numClasses: number; classWeights: number[]; resumeFrom?: { head: DenseHead; weights: Record<string, NamedTensor>; steps: number } },
 ): Promise<ModeRunner> {
-  const top = await buildTopModel(config.topK, { weights: options.resumeFrom?.weights });
+  const top = await buildTopModel(config.mode === 'full' ? 'full' : config.topK, { weights: options.resumeFrom?.weights, inputSize: config.preprocessing.inputSize });
   const featureDim = (top.model.outputs[0].shape as number[])[1];
   const initial = options.resumeFrom?.head ?? initHead(featureDim, options.numClasses, randomStream(config.seed, 0));
   const [kernel, bias] = tf.tidy(() => [

@@ -19,7 +19,7 @@ import {
   type CheckpointTraining,
 } from './checkpoint.js';
 import { resolveTrainConfig, type ResolvedTrainConfig, type TrainConfig } from './config.js';
-import { computeFeatures, featureKey, type FeatureJob, type FeatureSet } from './features.js';
+import { computeFeatures, featureKey, IMAGE_OUTPUT, type FeatureJob, type FeatureSet } from './features.js';
 import { computeClassWeights } from './head.js';
 import { createHeadRunner, type ModeRunner } from './head-runner.js';
 import { appendHistory, truncateHistory, type EpochRecord, type StepRecord } from './history.js';
@@ -192,12 +192,8 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     messages.push(message);
     notify({ phase: 'train', epoch, epochs: resolved.epochs, step: 0, steps: 0, message });
   };
-  if (resolved.mode === 'full') {
-    throw new ImgclsError("mode 'full' is not available in this build", 'USAGE', undefined,
-      `Use 'head' (seconds) or 'top-k' (the last k blocks train); full training on TF.js wasm would take about ${formatDuration(estimateTrainingMs('full', { images: 100, epochs: resolved.epochs, engine: resolved.engine }))} per 100 images.`);
-  }
-  // head mode caches pooled features; top-k caches the activations at the frozen boundary
-  const output = resolved.mode === 'top-k' ? topKBoundary(resolved.topK) : 'pooled';
+  // head mode caches pooled features, top-k the activations at the frozen boundary, full the preprocessed images
+  const output = resolved.mode === 'top-k' ? topKBoundary(resolved.topK) : resolved.mode === 'full' ? IMAGE_OUTPUT : 'pooled';
 
   const checkpointDir = path.join(resolved.outDir, 'checkpoints');
   const historyFile = path.join(resolved.outDir, 'history.jsonl');
@@ -306,7 +302,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     ...(resolved.mode === 'top-k' ? { topK: resolved.topK } : {}),
   };
   const restored = resumeFrom ? { head: checkpointHead(resumeFrom), weights: resumeFrom.weights, steps: resumeFrom.training.optimizerSteps } : undefined;
-  const runner: ModeRunner = resolved.mode === 'top-k'
+  const runner: ModeRunner = resolved.mode !== 'head'
     ? await (await import('./top-k.js')).createTopKRunner(resolved, { numClasses, classWeights, resumeFrom: restored })
     : createHeadRunner(resolved, { inputDim, numClasses, classWeights, resumeFrom: restored });
 

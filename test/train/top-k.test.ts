@@ -68,4 +68,31 @@ describe('train (top-k mode)', () => {
       assert.ok(maxDiff < 1e-6, `${name} differs by ${maxDiff}`);
     }
   });
+
+  it("'full' mode trains every layer from cached images, and the reloaded checkpoint reproduces the validation loss", async () => {
+    const small = (await writeSampleDataset(path.join(tmp, 'small'), { imagesPerClass: 2 })).root;
+    const messages: string[] = [];
+    const result = await train(
+      { data: small, outDir: path.join(tmp, 'full'), cacheDir: path.join(tmp, 'cache'), mode: 'full', epochs: 1, preprocessing: { inputSize: 64 } },
+      { onProgress: (p) => p.message && messages.push(p.message) },
+    );
+    assert.equal(result.engine, null, 'full mode needs no backbone engine');
+    assert.ok(messages.some((m) => /full ≈ .*head is the fastest/.test(m)), messages.join('\n'));
+    const checkpoint = await loadCheckpoint(result.checkpoints.last);
+    assert.equal(checkpoint.spec.mode, 'full');
+    assert.ok(checkpoint.weights['top/stem_conv/0'], 'the stem is trained and stored too');
+    const classifier = await loadClassifier(result.checkpoints.last);
+    try {
+      const dataset = await scanDataset(small);
+      let loss = 0;
+      for await (const batch of streamBatches(dataset.valid, { batchSize: 8, preprocessing: { inputSize: 64 } })) {
+        const probabilities = await classifier.predictBatch(batch);
+        batch.labels.forEach((label, i) => (loss -= Math.log(probabilities[i * 2 + label])));
+      }
+      loss /= dataset.valid.length;
+      assert.ok(Math.abs(loss - result.final.val_loss!) < 1e-3, `reloaded val loss ${loss} vs trained ${result.final.val_loss}`);
+    } finally {
+      await classifier.dispose();
+    }
+  });
 });
