@@ -159,9 +159,17 @@ test('trained head: exported classifier (backbone + head) in ONNX Runtime and TF
   assert.ok(maxAbsDiff(probabilities, headProbabilities(head, validPooled, batch.count)) < TOLERANCE);
 });
 
-test('the backbone export is cached by key, written once, and exposes pooled + feature map + every top-k boundary', async () => {
+test('the backbone export is cached by key, written once, replaces stale exports, and exposes pooled + feature map + every top-k boundary', async () => {
+  const stale = path.join(cacheDir, 'efficientnet-b0-backbone-224-0000000000000000.onnx');
+  await fs.writeFile(stale, 'an export made by older code');
   const file = await ensureBackboneOnnx(cacheDir);
   assert.equal(path.dirname(file), cacheDir);
+  await fs.rm(file); // force a fresh export in this process: it must remove the stale one
+  const { backboneCacheKey } = await import('../../src/model/onnx/index.js');
+  assert.match(path.basename(file), new RegExp(`-224-${await backboneCacheKey()}\\.onnx$`));
+  const freshModule = await import(`../../src/model/onnx/backbone-cache.js?fresh=${Date.now()}`) as typeof import('../../src/model/onnx/backbone-cache.js');
+  assert.equal(await freshModule.ensureBackboneOnnx(cacheDir), file);
+  assert.equal(await fs.access(stale).then(() => true, () => false), false, 'stale export removed');
   const stat = await fs.stat(file);
   assert.equal(await ensureBackboneOnnx(cacheDir), file);
   assert.equal((await fs.stat(file)).mtimeMs, stat.mtimeMs);

