@@ -6,7 +6,6 @@ import { contentHash } from '../data/hash.js';
 import { scanDataset } from '../data/scan.js';
 import type { Dataset, ImageItem, SkippedFile } from '../data/types.js';
 import { createBackboneEngine } from '../model/engine.js';
-import { topKBoundary } from '../model/head.js';
 import type { BackboneEngine, ModelSpec } from '../model/types.js';
 import { removeStaleTempFiles } from './atomic.js';
 import {
@@ -193,7 +192,8 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     notify({ phase: 'train', epoch, epochs: resolved.epochs, step: 0, steps: 0, message });
   };
   // head mode caches pooled features, top-k the activations at the frozen boundary, full the preprocessed images
-  const output = resolved.mode === 'top-k' ? topKBoundary(resolved.topK) : resolved.mode === 'full' ? IMAGE_OUTPUT : 'pooled';
+  // (model/head.js loads TF.js: imported only when top-k needs it)
+  const output = resolved.mode === 'top-k' ? (await import('../model/head.js')).topKBoundary(resolved.topK) : resolved.mode === 'full' ? IMAGE_OUTPUT : 'pooled';
 
   const checkpointDir = path.join(resolved.outDir, 'checkpoints');
   const historyFile = path.join(resolved.outDir, 'history.jsonl');
@@ -251,7 +251,14 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   // features: every train view and every validation image, from the cache or the engine
   const featureStarted = performance.now();
   let engine: BackboneEngine | undefined;
-  const getEngine = async () => (engine ??= await createBackboneEngine(resolved.engine));
+  const getEngine = async () => {
+    if (!engine) {
+      const selected = await createBackboneEngine(resolved.engine);
+      engine = selected;
+      if (selected.fallbackReason) say(`features on ${selected.name}: ${selected.fallbackReason}`);
+    }
+    return engine;
+  };
   const views = resolved.augmentViews + 1;
   const jobs: FeatureJob[] = [
     ...trainItems.flatMap((item) => Array.from({ length: views }, (_, view) => ({ file: item.file, hash: item.hash, view }))),
