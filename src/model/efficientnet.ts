@@ -52,7 +52,10 @@ export interface BlockInfo {
 /**
  * The 16 MBConv blocks in order with their output layer names. A block's output is its residual
  * `_add` when input and output shapes match (stride 1, same width), else its `_project_conv`
- * (batch-norm is folded into the convolutions, so there is no `_project_bn`).
+ * (batch-norm is folded into the convolutions, so there is no `_project_bn`). For B0 these are:
+ * block1a_project_conv, block2a_project_conv, block2b_add, block3a_project_conv, block3b_add,
+ * block4a_project_conv, block4b_add, block4c_add, block5a_project_conv, block5b_add, block5c_add,
+ * block6a_project_conv, block6b_add, block6c_add, block6d_add, block7a_project_conv.
  */
 export function efficientNetB0Blocks(): BlockInfo[] {
   const blocks: BlockInfo[] = [];

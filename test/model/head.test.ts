@@ -30,6 +30,9 @@ test('the block table gives 16 MBConv blocks and the top-k boundaries are block 
   const blocks = efficientNetB0Blocks();
   assert.equal(blocks.length, EFFICIENTNET_B0_BLOCKS.reduce((n, row) => n + row.repeats, 0));
   assert.equal(blocks.length, 16);
+  assert.deepEqual(blocks.filter((b) => b.outputLayer.endsWith('_project_conv')).map((b) => b.prefix),
+    ['block1a_', 'block2a_', 'block3a_', 'block4a_', 'block5a_', 'block6a_', 'block7a_']); // first block of each stage
+  for (const block of blocks) assert.ok(backbone.getLayer(block.outputLayer), block.outputLayer);
   assert.equal(topKBoundary(1), 'block6d_add');
   assert.equal(topKBoundary(2), 'block6c_add');
   assert.equal(topKBoundary(7), 'block5a_project_conv'); // 80 → 112 channels: no residual
