@@ -46,6 +46,10 @@ export async function prepareKernel() {
  * the problems (nbconvert's own report of a tslab error names the cell but not the error).
  */
 export async function executeNotebook(notebook, options = {}) {
+  await fs.access(JUPYTER).catch(() => {
+    throw new Error(`${JUPYTER} not found. Install Debian's Jupyter: apt-get install -y --no-install-recommends ` +
+      'jupyter-nbconvert python3-nbclient python3-jupyter-client (npm run setup does it as root)');
+  });
   const jupyterPath = options.jupyterPath ?? (await prepareKernel());
   try {
     const result = await runNbconvert(notebook, jupyterPath, options, []);
