@@ -62,8 +62,27 @@ interface RowWriter {
   end(): void;
 }
 
-function createWriter(format: 'table' | 'json' | 'csv', classNames: readonly string[], topK: number | undefined): RowWriter {
-  const out = (text: string) => process.stdout.write(text);
+/**
+ * Collects output and writes it to stdout in chunks; flush() waits for a slow reader (a pipe) to
+ * drain, so memory stays bounded however many rows there are.
+ */
+function createOutput(): { out: (text: string) => void; flush: () => Promise<void> } {
+  let pending = '';
+  return {
+    out: (text) => {
+      pending += text;
+    },
+    async flush() {
+      if (pending === '') return;
+      const ok = process.stdout.write(pending);
+      pending = '';
+      if (!ok) await new Promise<void>((resolve) => process.stdout.once('drain', resolve));
+    },
+  };
+}
+
+function createWriter(format: 'table' | 'json' | 'csv', classNames: readonly string[], topK: number | undefined,
+  out: (text: string) => void): RowWriter {
   if (format === 'json') {
     let first = true;
     return {
@@ -150,14 +169,22 @@ export async function predictCommand(argv: string[]): Promise<number> {
   let classified = 0;
   let failed = 0;
   const started = performance.now();
+  let flushedAt = started;
   try {
-    const writer = createWriter(values.json ? 'json' : values.csv ? 'csv' : 'table', classifier.spec.classNames, topK);
+    const output = createOutput();
+    const writer = createWriter(values.json ? 'json' : values.csv ? 'csv' : 'table', classifier.spec.classNames, topK, output.out);
     for await (const result of predict(classifier, inputs, { batchSize, concurrency, signal: abort.signal })) {
       writer.write(result);
       if (isFileError(result)) failed++;
       else classified++;
+      // rows reach the screen at least every 200 ms, in chunks of up to 64
+      if ((classified + failed) % 64 === 0 || performance.now() - flushedAt > 200) {
+        await output.flush();
+        flushedAt = performance.now();
+      }
     }
     writer.end();
+    await output.flush();
   } finally {
     process.off('SIGINT', onSignal);
     await classifier.dispose();
