@@ -23,6 +23,8 @@ export interface OnnxEngineOptions {
    * next images goes on meanwhile). Default true; falls back to this thread when the worker cannot start.
    */
   worker?: boolean;
+  /** Idle intra-op threads spin-wait between parallel sections (ONNX Runtime's default). Default true; IMGCLS_ORT_SPINNING=0 turns it off. */
+  spinning?: boolean;
 }
 
 let ortModule: Promise<Ort> | undefined;
@@ -80,7 +82,7 @@ export async function createOnnxEngine(options: string | OnnxEngineOptions = {})
     }
     return loaded;
   };
-  const settings = { threads };
+  const settings = { threads, spinning: resolved.spinning ?? process.env.IMGCLS_ORT_SPINNING !== '0' };
   let runner: OrtRunner = createInThreadRunner(ort, settings);
   if (resolved.worker ?? true) {
     try {

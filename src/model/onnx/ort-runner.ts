@@ -10,6 +10,8 @@ type Session = import('onnxruntime-node').InferenceSession;
 export interface OrtSessionSettings {
   /** Intra-op threads (all cores by default). */
   threads: number;
+  /** Let idle intra-op threads spin-wait (ONNX Runtime's default; lowest latency, but burns cores that decoding could use). */
+  spinning: boolean;
 }
 
 /** Holds ONNX Runtime sessions by key and runs them; in this thread or in a worker thread. */
@@ -32,7 +34,14 @@ type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
 /** The session options of every imgcls ONNX Runtime session: all graph optimisations, sequential, `threads` intra-op threads. */
 export function sessionOptions(settings: OrtSessionSettings): import('onnxruntime-node').InferenceSession.SessionOptions {
-  return { intraOpNumThreads: settings.threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' };
+  return {
+    intraOpNumThreads: settings.threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    // config keys of onnxruntime_session_options_config_keys.h; the Node binding takes string values only
+    extra: { session: { intra_op: { allow_spinning: settings.spinning ? '1' : '0' } } },
+  };
 }
 
 /** Sessions on the calling thread (ONNX Runtime's Node binding runs them synchronously, blocking the event loop). */
