@@ -85,7 +85,7 @@ export async function reportCommand(argv: string[]): Promise<number> {
   let history: HistoryPoint[] | undefined;
   if (historyFile) {
     const { readHistory } = await import('../train/history.js');
-    history = (await readHistory(historyFile)) as HistoryPoint[];
+    history = await readHistory(historyFile);
   }
 
   const { loadClassifier } = await import('../train/classifier.js');

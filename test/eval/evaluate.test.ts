@@ -89,3 +89,9 @@ test('data with a class the checkpoint does not know is CLASS_COUNT_MISMATCH; ba
   await assert.rejects(evaluate(classifier, [{ file: 'x.jpg', label: 5 }]), (err) => isImgclsError(err, 'USAGE'));
   await assert.rejects(evaluate(classifier, [{ file: path.join(dir, 'missing.jpg'), label: 0 }]), (err) => isImgclsError(err, 'NO_IMAGES'));
 });
+
+test('an aborted signal stops the evaluation with CANCELLED', async () => {
+  const controller = new AbortController();
+  controller.abort();
+  await assert.rejects(evaluate(classifier, await scanDataset(run.root), { signal: controller.signal }), (err) => isImgclsError(err, 'CANCELLED'));
+});

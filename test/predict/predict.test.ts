@@ -114,3 +114,18 @@ test('stopping early ends the stream cleanly', async () => {
   }
   assert.equal(seen.length, 3);
 });
+
+test('aborting mid-stream stops predict with CANCELLED', async () => {
+  const controller = new AbortController();
+  const seen: string[] = [];
+  await assert.rejects(
+    (async () => {
+      for await (const result of predict(classifier, path.join(run.root, 'train'), { batchSize: 2, signal: controller.signal })) {
+        seen.push(result.file);
+        controller.abort();
+      }
+    })(),
+    (err) => isImgclsError(err, 'CANCELLED'),
+  );
+  assert.ok(seen.length >= 1 && seen.length <= 2, `stopped after the first batch, saw ${seen.length}`);
+});
