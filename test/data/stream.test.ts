@@ -105,6 +105,25 @@ describe('streamBatches', () => {
     assert.deepEqual(seen, [2]);
   });
 
+  test('decodes ahead of the consumer but only `prefetch` batches ahead, however long the input', async () => {
+    const file = await indexedImage('ahead/one.png', 1);
+    const files = Array.from({ length: 400 }, () => file);
+    let highestIndexRead = -1;
+    const watched = new Proxy(files, {
+      get(target, key, receiver) {
+        if (typeof key === 'string' && /^\d+$/.test(key)) highestIndexRead = Math.max(highestIndexRead, Number(key));
+        return Reflect.get(target, key, receiver);
+      },
+    });
+    const stream = streamBatches(watched, { batchSize: 4, prefetch: 2, preprocessing: { inputSize: 16 } });
+    const first = await stream.next();
+    assert.equal(first.done, false);
+    await new Promise((resolve) => setTimeout(resolve, 100)); // a slow consumer
+    // batch 0 is with the consumer; batches 1 and 2 are being decoded; nothing beyond is touched
+    assert.equal(highestIndexRead, 3 * 4 - 1);
+    await stream.return(undefined);
+  });
+
   test('breaking out early ends the stream cleanly', async () => {
     const files = await Promise.all(Array.from({ length: 9 }, (_, i) => indexedImage(`early/${i}.png`, i)));
     let batches = 0;
