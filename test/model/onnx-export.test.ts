@@ -131,6 +131,17 @@ test('squeeze-and-excitation (GAP → Reshape → Conv → Multiply) + residual 
   assert.equal(ops.filter((op) => op === 'Transpose').length, 2, 'one Transpose in, one out');
 });
 
+test('merges of two and three inputs: Add, Multiply, Maximum, Minimum', async () => {
+  const merges = [tf.layers.add, tf.layers.multiply, tf.layers.maximum, tf.layers.minimum] as ((args: object) => tf.layers.Layer)[];
+  for (const merge of merges) {
+    await assertParity(build([4, 4, 3], (x) => {
+      const a = apply(tf.layers.conv2d({ filters: 3, kernelSize: 1 }), x);
+      const b = apply(tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same' }), x);
+      return apply(merge({}), [a, b, x]);
+    }));
+  }
+});
+
 test('Dense (Gemm, MatMul without bias) with softmax after global pooling; Dropout passes through', async () => {
   await assertParity(build([5, 5, 3], (x) => {
     let y = apply(tf.layers.globalAveragePooling2d({}), x);

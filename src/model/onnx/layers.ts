@@ -261,7 +261,6 @@ export const LAYER_CONVERTERS: Readonly<Record<string, LayerConverter>> = Object
   },
   Add: merge('Add'),
   Multiply: merge('Mul'),
-  Subtract: merge('Sub'),
   Maximum: merge('Max'),
   Minimum: merge('Min'),
   Concatenate: concatenate,
