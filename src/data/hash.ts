@@ -29,6 +29,9 @@ const HASH_ROWS = 8;
  */
 export function perceptualHash(rgb: DecodedImage): string {
   const { data, width, height } = rgb;
+  if (!(width > 0 && height > 0 && data.length === width * height * 3)) {
+    throw new ImgclsError(`perceptualHash needs width × height × 3 RGB values; got ${data.length} for ${width}×${height}`, 'USAGE');
+  }
   // exact area averaging (fractional pixel overlaps), so the hash barely depends on the decoded size
   const columnWeights = areaWeights(width, HASH_COLUMNS);
   const rowWeights = areaWeights(height, HASH_ROWS);

@@ -49,6 +49,7 @@ describe('hashes', () => {
     assert.equal(hammingDistance('0000', 'ffff'), 16);
     assert.equal(hammingDistance('0f00', '0e01'), 2);
     assert.throws(() => hammingDistance('abc', 'ab'), (err) => isImgclsError(err, 'USAGE'));
+    assert.throws(() => perceptualHash({ data: new Uint8Array(5), width: 2, height: 1 }), (err) => isImgclsError(err, 'USAGE'));
   });
 });
 
