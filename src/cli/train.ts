@@ -75,11 +75,16 @@ export function formatProgress(p: TrainProgress): string {
   if (p.phase === 'features') {
     return `features ${bar(p.step / Math.max(p.steps, 1))} ${p.step}/${p.steps} images  ${(p.imagesPerSec ?? 0).toFixed(1)} img/s${eta}`;
   }
-  const stepsPerSec = p.elapsedMs > 0 && p.imagesPerSec !== undefined ? `  ${(p.imagesPerSec).toFixed(1)} img/s` : '';
+  const stepsPerSec = p.stepsPerSec !== undefined ? `  ${p.stepsPerSec.toFixed(p.stepsPerSec < 10 ? 2 : 0)} steps/s` : '';
   const loss = p.loss !== undefined ? `  loss ${p.loss.toFixed(4)}` : '';
   const accuracy = p.accuracy !== undefined ? `  acc ${(p.accuracy * 100).toFixed(1)}%` : '';
   const overall = (p.epoch - 1 + p.step / Math.max(p.steps, 1)) / Math.max(p.epochs, 1);
   return `epoch ${p.epoch}/${p.epochs} ${bar(overall)} step ${p.step}/${p.steps}${loss}${accuracy}${stepsPerSec}${eta}`;
+}
+
+/** The line printed after each epoch's validation. */
+function epochLine(p: TrainProgress): string {
+  return `epoch ${p.epoch}/${p.epochs}  val_loss ${(p.loss ?? NaN).toFixed(4)}  val_acc ${((p.accuracy ?? 0) * 100).toFixed(1)}%  ${formatDuration(p.elapsedMs)}`;
 }
 
 function summary(result: TrainResult): string {
@@ -165,9 +170,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
       const now = performance.now();
       if (now - lastLine > 100 || p.phase !== lastPhase) process.stderr.write(`\r\x1b[K${line}`);
       lastLine = now;
-      if (p.phase === 'validate' && p.loss !== undefined) process.stderr.write(`\r\x1b[K${line.replace(/ step \d+\/\d+/, '')}  (val)\n`);
+      if (p.phase === 'validate' && p.loss !== undefined) process.stderr.write(`\r\x1b[K${epochLine(p)}\n`);
     } else if (p.phase === 'validate' && p.loss !== undefined) {
-      process.stderr.write(`epoch ${p.epoch}/${p.epochs}  val_loss ${p.loss.toFixed(4)}  val_acc ${((p.accuracy ?? 0) * 100).toFixed(1)}%  ${formatDuration(p.elapsedMs)}\n`);
+      process.stderr.write(`${epochLine(p)}\n`);
     } else if (p.phase === 'features' && p.step === p.steps) {
       process.stderr.write(`${line}\n`);
     }

@@ -39,6 +39,8 @@ export interface TrainProgress {
   /** Estimated time to the end of the phase ('features') or of the run ('train'). */
   etaMs?: number;
   imagesPerSec?: number;
+  /** 'train': optimizer steps per second so far. */
+  stepsPerSec?: number;
   /** A notice for the user (time estimate, collapse warning, resume); render it as a line of text. */
   message?: string;
   /** Since train() started. */
@@ -363,6 +365,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
         notify({
           phase: 'train', epoch, epochs: resolved.epochs, step, steps: stepsPerEpoch, loss, accuracy: record.accuracy,
           etaMs: (trainElapsed / stepsDone) * (totalSteps - stepsDone),
+          stepsPerSec: (stepsDone * 1000) / Math.max(trainElapsed, 1e-3),
           imagesPerSec: ((stepsDone * trainSamples.length) / stepsPerEpoch / Math.max(trainElapsed, 1e-3)) * 1000,
         });
       }
