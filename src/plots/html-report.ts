@@ -2,9 +2,8 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Evaluation } from '../eval/evaluate.js';
 import { topLosses } from '../eval/top-losses.js';
-import { confusionMatrixFigure, prCurveFigure, rocCurveFigure } from './evaluation-figures.js';
-import { accuracyCurveFigure, lossCurveFigure, type HistoryPoint } from './history-figures.js';
-import type { PlotlyFigure } from './types.js';
+import type { HistoryPoint } from './history-figures.js';
+import { evaluationFigures, type NamedFigure } from './report-figures.js';
 
 /** Options of renderHtmlReport. */
 export interface HtmlReportOptions {
@@ -47,14 +46,11 @@ export function plotlyScript(): string {
 export function renderHtmlReport(evaluation: Evaluation, options: HtmlReportOptions = {}): string {
   const title = options.title ?? 'imgcls evaluation report';
   const maxImages = options.maxImages ?? 50;
-  const figures: { id: string; figure: PlotlyFigure }[] = [];
-  const plot = (id: string, figure: PlotlyFigure): string => {
-    figures.push({ id, figure });
-    return `<div class="plot" id="${id}"></div>`;
-  };
+  const figures = evaluationFigures(evaluation, { history: options.history });
+  const div = (figure: NamedFigure): string => `<div class="plot" id="${figure.id}"></div>`;
   const { metrics } = evaluation;
   const threshold = evaluation.threshold;
-  const confusionSection = `<div class="row">${plot('confusion', confusionMatrixFigure(evaluation.confusionMatrix, evaluation.classNames))}</div>`;
+  const confusionSection = `<div class="row">${figures.filter((f) => f.section === 'confusion').map(div).join('')}</div>`;
 
   const header: string[] = [];
   if (options.checkpoint) header.push(`checkpoint <code>${escapeHtml(options.checkpoint)}</code>`);
@@ -71,20 +67,14 @@ export function renderHtmlReport(evaluation: Evaluation, options: HtmlReportOpti
     ...metrics.notes.map((note) => `<li class="note">${escapeHtml(note)}</li>`),
   ];
 
+  // one row per class: its PR and ROC curves side by side
   const curveSections = evaluation.curves
-    .filter((curves) => curves.precisionRecall || curves.roc)
-    .map((curves, i) => {
-      const marked = threshold && threshold.className === curves.className ? threshold.value : undefined;
-      const parts: string[] = [];
-      if (curves.precisionRecall) parts.push(plot(`pr-${i}`, prCurveFigure(curves.precisionRecall, marked, { className: curves.className })));
-      if (curves.roc && curves.rocAuc !== undefined) parts.push(plot(`roc-${i}`, rocCurveFigure(curves.roc, curves.rocAuc, { className: curves.className })));
-      return `<div class="row">${parts.join('')}</div>`;
-    });
+    .map((curves) => figures.filter((f) => f.section === 'curves' && f.className === curves.className).map(div).join(''))
+    .filter((row) => row !== '')
+    .map((row) => `<div class="row">${row}</div>`);
 
-  const historySection =
-    options.history && options.history.length > 0
-      ? `<h2>Training</h2><div class="row">${plot('loss', lossCurveFigure(options.history))}${plot('accuracy', accuracyCurveFigure(options.history))}</div>`
-      : '';
+  const training = figures.filter((f) => f.section === 'training');
+  const historySection = training.length > 0 ? `<h2>Training</h2><div class="row">${training.map(div).join('')}</div>` : '';
 
   const worst = topLosses(evaluation.images, { k: maxImages });
   const imageRows = worst.map((image) => {
@@ -125,7 +115,7 @@ export function renderHtmlReport(evaluation: Evaluation, options: HtmlReportOpti
     skippedSection,
   ].join('\n');
 
-  const figureJson = JSON.stringify(figures).replace(/</g, '\\u003c');
+  const figureJson = JSON.stringify(figures.map(({ id, figure }) => ({ id, figure }))).replace(/</g, '\\u003c');
   return `<!DOCTYPE html>
 <html lang="en">
 <head>

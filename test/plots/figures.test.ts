@@ -7,6 +7,7 @@ import {
   lossCurveFigure,
   prCurveFigure,
   rocCurveFigure,
+  evaluationFigures,
   type HistoryPoint,
 } from '../../src/plots/index.js';
 import { isImgclsError } from '../../src/errors.js';
@@ -90,4 +91,21 @@ test('ROC figure draws the curve, the chance diagonal, and the AUC in the title;
   assert.match((figure.layout.title as { text: string }).text, /AUC 0\.625/);
   assert.equal((figure.data[0].customdata as string[])[0], '∞');
   assert.deepEqual(JSON.parse(JSON.stringify(figure)), figure);
+});
+
+test('evaluationFigures: confusion, per-class PR (threshold marked on its class) and ROC, then training curves', async () => {
+  const { evaluationFromProbabilities } = await import('../../src/eval/index.js');
+  const evaluation = evaluationFromProbabilities({
+    classNames: ['logo', 'others'],
+    files: ['a', 'b', 'c', 'd'],
+    labels: [0, 0, 1, 1],
+    probabilities: [0.9, 0.1, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8],
+    threshold: { className: 'logo', value: 0.35 },
+  });
+  const figures = evaluationFigures(evaluation, { history: HISTORY });
+  assert.deepEqual(figures.map((f) => f.id), ['confusion', 'pr-0', 'roc-0', 'pr-1', 'roc-1', 'loss', 'accuracy']);
+  assert.deepEqual(figures.find((f) => f.id === 'confusion')!.figure.data[0].z, [[2, 0], [0, 2]]);
+  assert.equal(figures.find((f) => f.id === 'pr-0')!.figure.data.length, 2); // curve + threshold marker
+  assert.equal(figures.find((f) => f.id === 'pr-1')!.figure.data.length, 1);
+  assert.equal(evaluationFigures(evaluation).length, 5);
 });
