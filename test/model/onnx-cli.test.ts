@@ -72,6 +72,54 @@ test('imgcls export: a head checkpoint becomes an ONNX classifier whose probabil
   }
 });
 
+test('imgcls export --features-only with a top-k checkpoint carries its trained top weights', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'imgcls-export-topk-'));
+  try {
+    // a "trained" top conv bias: the pretrained bias shifted by +0.5 on every channel
+    const { loadPretrainedBackbone } = await import('../../src/model/pretrained.js');
+    const { initBackend } = await import('../../src/backend.js');
+    await initBackend();
+    const backbone = await loadPretrainedBackbone();
+    const topConv = backbone.getLayer('top_conv');
+    const [kernel, bias] = topConv.trainableWeights.map((w) => w.read());
+    const kernelData = Float32Array.from(await kernel.data());
+    const shiftedBias = Float32Array.from(await bias.data(), (v) => v + 0.5);
+    const checkpoint = path.join(dir, 'topk.imgcls');
+    await writeCheckpoint(checkpoint, {
+      spec: { arch: 'efficientnet-b0', classNames: ['logo', 'others'], preprocessing: { ...DEFAULT_PREPROCESSING }, dropout: 0.2, mode: 'top-k', topK: 0 },
+      training: { config: { note: 'top conv bias shifted by hand in test/model/onnx-cli' }, epoch: 0, epochs: 0, datasetFingerprint: 'none', optimizerSteps: 0 },
+      metrics: null,
+      weights: {
+        'head/kernel': { shape: [1280, 2], data: new Float32Array(2560) }, 'head/bias': { shape: [2], data: new Float32Array(2) },
+        'top/top_conv/0': { shape: kernel.shape, data: kernelData }, 'top/top_conv/1': { shape: bias.shape, data: shiftedBias },
+      },
+    });
+    const out = path.join(dir, 'features.onnx');
+    const result = await imgcls(['export', checkpoint, '--features-only', '--onnx', out]);
+    assert.equal(result.code, 0, result.stderr);
+
+    // reference: the same weights in TF.js
+    const tf = await import('@tensorflow/tfjs');
+    const biasTensor = tf.tensor1d(shiftedBias);
+    topConv.setWeights([kernel, biasTensor]);
+    const image = await loadImage(panda);
+    const x = tf.tensor4d(image, [1, 224, 224, 3]);
+    const y = backbone.predict(x) as import('@tensorflow/tfjs').Tensor;
+    const expected = (await y.data()) as Float32Array;
+    tf.dispose([x, y, biasTensor]);
+    backbone.dispose();
+
+    const session = await ort.InferenceSession.create(out);
+    const pooled = (await session.run({ image: new ort.Tensor('float32', image, [1, 224, 224, 3]) })).avg_pool.data as Float32Array;
+    await session.release();
+    let maxDiff = 0;
+    for (let i = 0; i < expected.length; i++) maxDiff = Math.max(maxDiff, Math.abs(expected[i] - pooled[i]));
+    assert.ok(maxDiff < 1e-4, `max |ORT − TF.js| = ${maxDiff}`);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('imgcls export: usage errors exit 2, a missing checkpoint exits 1 with its file', async () => {
   assert.equal((await imgcls(['export', '--help'])).code, 0);
   assert.equal((await imgcls(['export', 'x.imgcls'])).code, 2);
