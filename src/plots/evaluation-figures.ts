@@ -22,7 +22,9 @@ export function confusionMatrixFigure(matrix: readonly (readonly number[])[], cl
         y: [...classNames],
         text: matrix.map((row) => row.map(String)),
         texttemplate: '%{text}',
+        // plotly's 'Blues' runs dark → light; reversed, larger counts are darker (as in scikit-learn's plot)
         colorscale: 'Blues',
+        reversescale: true,
         showscale: true,
         hovertemplate: 'actual %{y}<br>predicted %{x}<br>%{z} images<extra></extra>',
       },

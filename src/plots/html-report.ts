@@ -130,7 +130,8 @@ body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; }
 pre.report { background: #f6f8fa; padding: 1rem; display: inline-block; }
 table.images { border-collapse: collapse; }
 table.images td, table.images th { border-bottom: 1px solid #ddd; padding: 0.3rem 0.6rem; text-align: left; vertical-align: middle; }
-td.pictures img { max-height: 160px; margin-right: 0.3rem; }
+td.pictures { white-space: nowrap; }
+td.pictures img { max-height: 160px; margin-right: 0.3rem; vertical-align: middle; }
 .missing, .note { color: #888; }
 </style>
 </head>
