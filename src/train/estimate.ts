@@ -18,13 +18,16 @@ export const COST_PER_IMAGE_MS = Object.freeze({
   engineLoadMs: 1500,
 });
 
+/** How much slower TF.js training and forward passes are on the pure-JS cpu backend than on wasm (FACTS.md: 0.5 vs 13 img/s forward, 584 s per b8 step). */
+export const CPU_BACKEND_SLOWDOWN = Object.freeze({ forward: 26, train: 97 });
+
 /** A rough wall time of a training run, for telling the user which mode is faster before it starts. */
 export function estimateTrainingMs(
   mode: TrainMode,
-  work: { images: number; validImages?: number; epochs: number; engine: EngineChoice; inputSize?: number },
+  work: { images: number; validImages?: number; epochs: number; engine: EngineChoice; inputSize?: number; backend?: string },
 ): number {
-  // network cost grows with the pixel count; the costs above are for 224 × 224
-  const scale = ((work.inputSize ?? 224) / 224) ** 2;
+  // network cost grows with the pixel count; the costs above are for 224 × 224 on wasm
+  const scale = ((work.inputSize ?? 224) / 224) ** 2 * (work.backend === 'cpu' ? CPU_BACKEND_SLOWDOWN.train : 1);
   const forward = (work.engine === 'tfjs' ? COST_PER_IMAGE_MS.forwardWasm : COST_PER_IMAGE_MS.forwardOnnx) * scale;
   const once = COST_PER_IMAGE_MS.engineLoadMs + work.images * (COST_PER_IMAGE_MS.decode + forward);
   if (mode === 'head') return once;
