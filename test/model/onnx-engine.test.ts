@@ -192,6 +192,16 @@ test('engine edge cases: empty batch, unknown boundary (USAGE), wrong data lengt
   const shifted = await onnxEngine.run({ ...batch, data: padded.subarray(3) });
   const direct = await onnxEngine.run(batch);
   assert.deepEqual(shifted.pooled, direct.pooled);
+  // an explicit model file: a real export runs, a file that is not ONNX is CHECKPOINT_INVALID
+  const garbage = path.join(cacheDir, 'garbage.onnx');
+  await fs.writeFile(garbage, 'this is not an ONNX model');
+  await assert.rejects(createOnnxEngine({ modelPath: garbage }), (err) => isImgclsError(err, 'CHECKPOINT_INVALID'));
+  const explicit = await createOnnxEngine(await ensureBackboneOnnx(cacheDir));
+  try {
+    assert.deepEqual((await explicit.run(batch)).pooled, direct.pooled);
+  } finally {
+    await explicit.dispose();
+  }
 });
 
 test('worker-thread and in-thread runs give the same features; a worker run leaves the event loop free', async () => {

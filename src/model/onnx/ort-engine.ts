@@ -63,6 +63,7 @@ export async function createOnnxEngine(options: string | OnnxEngineOptions = {})
     let model: OnnxModel;
     try {
       model = decodeOnnxModel(await fs.readFile(file));
+      if (!model.graph?.input?.length || !model.graph.output?.length) throw new Error('no graph inputs or outputs');
     } catch (err) {
       throw new ImgclsError(`cannot read the ONNX model ${file}`, 'CHECKPOINT_INVALID', file,
         'Delete the file (a cached backbone is regenerated) or export it again with imgcls export.', { cause: err });
@@ -103,11 +104,16 @@ export async function createOnnxEngine(options: string | OnnxEngineOptions = {})
     return session;
   };
   // export (first use) and compile the common session now, so the first batch does not wait for it
-  const initial = await modelFor(224).catch((err: unknown) => {
-    if (resolved.modelPath && err instanceof ImgclsError && err.code === 'USAGE') return undefined; // a model made for another size
+  try {
+    const initial = await modelFor(224).catch((err: unknown) => {
+      if (resolved.modelPath && err instanceof ImgclsError && err.code === 'USAGE') return undefined; // a model made for another size
+      throw err;
+    });
+    if (initial) await sessionFor(initial, [initial.outputNames[0]]);
+  } catch (err) {
+    await runner.release();
     throw err;
-  });
-  if (initial) await sessionFor(initial, [initial.outputNames[0]]);
+  }
 
   return {
     name: 'onnxruntime',

@@ -117,7 +117,12 @@ export async function createWorkerRunner(settings: OrtSessionSettings): Promise<
   };
 
   // fail now (not at the first batch) when onnxruntime-node cannot load inside the worker
-  await call({ type: 'create', key: '', model: new Uint8Array(0), settings });
+  try {
+    await call({ type: 'create', key: '', model: new Uint8Array(0), settings });
+  } catch (err) {
+    await worker.terminate();
+    throw err;
+  }
   return {
     mode: 'worker',
     async createSession(key, model) {
