@@ -47,7 +47,10 @@ export interface TrainConfig {
   classWeights?: 'balanced' | 'none';
   /** For 'top-k': how many final MBConv blocks train. Default 2. */
   topK?: number;
-  /** Continue from <outDir>/checkpoints/last.imgcls (optimizer state included). Default false. */
+  /**
+   * Continue from <outDir>/checkpoints/last.imgcls (optimizer state included; a missing file starts a new
+   * run). Default false: a new run replaces the run folder's history.jsonl and .imgcls checkpoints.
+   */
   resume?: boolean;
   /** Default DEFAULT_PREPROCESSING (224, 'squash', 'zero-one'). */
   preprocessing?: Partial<Preprocessing>;

@@ -5,6 +5,7 @@ import { streamBatches } from '../data/stream.js';
 import type { ImageBatch, Preprocessing, SkippedFile } from '../data/types.js';
 import type { BackboneEngine } from '../model/types.js';
 import { AUGMENTATION_VERSION, augmentImage } from './augment.js';
+import { mapLimit } from './limit.js';
 import { randomStream } from './random.js';
 
 /** Identifies the frozen backbone weights whose outputs are cached. */
@@ -99,7 +100,7 @@ export async function computeFeatures(jobs: readonly FeatureJob[], options: Feat
   const missing = new Map<string, FeatureJob>();
   const keys = jobs.map((job) => featureKey(job, preprocessing, output));
   const unique = [...new Set(keys)];
-  const cached = await Promise.all(unique.map((key) => readEntry(entryPath(cacheDir, key))));
+  const cached = await mapLimit(unique, 16, (key) => readEntry(entryPath(cacheDir, key)));
   unique.forEach((key, i) => {
     if (cached[i]) byKey.set(key, cached[i]!);
   });

@@ -22,6 +22,7 @@ import { computeFeatures, featureKey, IMAGE_OUTPUT, type FeatureJob, type Featur
 import { computeClassWeights } from './head.js';
 import { createHeadRunner, type ModeRunner } from './head-runner.js';
 import { appendHistory, truncateHistory, type EpochRecord, type StepRecord } from './history.js';
+import { mapLimit } from './limit.js';
 import { randomStream, shuffledIndices } from './random.js';
 import { estimateTrainingMs, formatDuration } from './estimate.js';
 
@@ -89,6 +90,8 @@ interface Sample {
 }
 
 const EPOCH_PAD = 3;
+/** Files read at once while hashing (keeps far below the open-file limit on large datasets). */
+const FILE_CONCURRENCY = 16;
 
 /** The file name of the checkpoint written after `epoch`. */
 export function epochCheckpointName(epoch: number): string {
@@ -104,16 +107,14 @@ export function datasetFingerprint(classNames: readonly string[], splits: { trai
 
 async function hashAll(items: readonly ImageItem[], skipped: SkippedFile[]): Promise<(ImageItem & { hash: string })[]> {
   const hashed: (ImageItem & { hash: string })[] = [];
-  const results = await Promise.all(
-    items.map(async (item) => {
-      try {
-        return { ...item, hash: await contentHash(item.file) };
-      } catch (err) {
-        skipped.push({ file: item.file, reason: err instanceof Error ? err.message : String(err) });
-        return undefined;
-      }
-    }),
-  );
+  const results = await mapLimit(items, FILE_CONCURRENCY, async (item) => {
+    try {
+      return { ...item, hash: await contentHash(item.file) };
+    } catch (err) {
+      skipped.push({ file: item.file, reason: err instanceof Error ? err.message : String(err) });
+      return undefined;
+    }
+  });
   for (const result of results) if (result) hashed.push(result);
   return hashed;
 }
