@@ -29,6 +29,7 @@ export type OrtWorkerRequest =
   | { id: number; type: 'create'; key: string; model: Uint8Array; settings: OrtSessionSettings }
   | { id: number; type: 'run'; key: string; inputName: string; data: Float32Array; dims: number[]; fetch: string[] }
   | { id: number; type: 'release' };
+/** The worker's answer to one request: the outputs of a run, or the error it met. */
 export type OrtWorkerReply = { id: number; outputs?: Record<string, Float32Array>; error?: { message: string; stack?: string } };
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 

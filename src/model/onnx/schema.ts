@@ -121,8 +121,9 @@ export const ONNX_DTYPE = Object.freeze({ FLOAT: 1, INT64: 7 });
 /** ONNX AttributeProto.AttributeType values imgcls uses. */
 export const ONNX_ATTRIBUTE_TYPE = Object.freeze({ FLOAT: 1, INT: 2, STRING: 3, FLOATS: 6, INTS: 7 });
 
-/** IR version 7 goes with opset 13 (onnx/docs/Versioning.md). */
+/** The ONNX IR version written: 7, the one that goes with opset 13 (onnx/docs/Versioning.md). */
 export const ONNX_IR_VERSION = 7;
+/** The ONNX operator set written (default domain). */
 export const ONNX_OPSET = 13;
 
 /** An ONNX attribute as plain data (one value field set, matching `type`). */
