@@ -428,7 +428,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     checkpoints: { last: lastFile, best: bestFile, saved },
     spec,
     config: resolved,
-    epochsRun: resolved.epochs - startEpoch,
+    epochsRun: Math.max(0, resolved.epochs - startEpoch),
     resumedFromEpoch: resumeFrom ? startEpoch : null,
     bestEpoch: best?.epoch ?? startEpoch,
     final: final ?? { loss: NaN, accuracy: NaN, val_loss: null, val_accuracy: null, val_recall: null },
