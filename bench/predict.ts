@@ -99,7 +99,7 @@ async function main(): Promise<void> {
     options: {
       images: { type: 'string', default: '10000' },
       milestone: { type: 'string', default: '1000' },
-      'batch-size': { type: 'string', default: '32' },
+      'batch-size': { type: 'string', default: '16' },
       engine: { type: 'string', default: 'auto' },
       'skip-peer': { type: 'boolean', default: false },
       'peer-workers': { type: 'string', default: '1' },

@@ -25,7 +25,7 @@ Options:
   --top-losses <n>         misclassified images listed [default: 10]
   --json                   print the whole evaluation as JSON
   --csv                    print one CSV row per image (file, actual, predicted, probabilities, loss)
-  --batch-size <n>         images per forward pass [default: 32]
+  --batch-size <n>         images per forward pass [default: 16]
   --engine <name>          auto | onnxruntime | tfjs [default: auto]
   --debug                  print stack traces of unexpected errors
   -h, --help               show this help

@@ -15,7 +15,7 @@ Exit code 0 when at least one file was classified, 1 when none could be, 2 on ba
 Options:
   --json                 print a JSON array of {file, predicted, probability, probabilities} | {file, error}
   --csv                  print CSV: file, predicted, probability, one column per class, error
-  --batch-size <n>       images per forward pass [default: 32]
+  --batch-size <n>       images per forward pass [default: 16]
   --concurrency <n>      images decoded at the same time [default: 4]
   --top-k <n>            classes listed per file (table and JSON) [default: 1 in the table, all in JSON]
   --engine <name>        auto | onnxruntime | tfjs [default: auto]

@@ -23,7 +23,7 @@ Options:
   --max-images <n>         misclassified images shown, highest loss first [default: 50]
   --explain                add a class-activation-map overlay to each misclassified image
   --title <text>           page title [default: imgcls evaluation report]
-  --batch-size <n>         images per forward pass [default: 32]
+  --batch-size <n>         images per forward pass [default: 16]
   --engine <name>          auto | onnxruntime | tfjs [default: auto]
   --debug                  print stack traces of unexpected errors
   -h, --help               show this help
