@@ -164,16 +164,34 @@ export function explorerRow(page: Page, name: string) {
   return page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${name}"]`);
 }
 
-/** Right-clicks an explorer row and chooses a context-menu item (hovering first, as the menu needs). */
-export async function contextMenu(page: Page, rowName: string, item: string): Promise<void> {
+/**
+ * Right-clicks an explorer row and chooses a context-menu item (hovering first, as the menu needs); reopens the
+ * menu while the item is missing (contributions appear once the extension host has registered the extension).
+ */
+export async function contextMenu(page: Page, rowName: string, item: string, timeoutMs = 120_000): Promise<void> {
   const row = explorerRow(page, rowName);
-  await row.waitFor({ timeout: 30_000 });
-  await row.click({ button: 'right' });
-  const entry = page.locator('.context-view .monaco-menu .action-item', { hasText: item }).first();
-  await entry.waitFor({ timeout: 30_000 });
-  await entry.hover();
-  await page.waitForTimeout(300);
-  await entry.click();
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    await row.waitFor({ timeout: 30_000 });
+    await row.click({ button: 'right' });
+    const entry = page.locator('.context-view .monaco-menu .action-item', { hasText: item }).first();
+    try {
+      await entry.waitFor({ timeout: 10_000 });
+    } catch (err) {
+      await page.keyboard.press('Escape');
+      if (Date.now() > deadline) throw err;
+      continue;
+    }
+    await entry.hover();
+    await page.waitForTimeout(300);
+    await entry.click();
+    return;
+  }
+}
+
+/** Waits until the extension is active: its status bar item names the selected model. */
+export async function waitForExtension(page: Page, timeoutMs = 300_000): Promise<void> {
+  await page.locator('.statusbar-item', { hasText: /\.imgcls|no model/ }).first().waitFor({ timeout: timeoutMs });
 }
 
 /** Waits for a notification toast whose text matches, and returns its text. */

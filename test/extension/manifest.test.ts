@@ -56,7 +56,8 @@ test('the manifest keeps the library entry, points main at the extension bundle,
   assert.equal(manifest.main, './extension/dist/extension.cjs');
   assert.equal(manifest.exports['.'].default, './dist/src/index.js');
   assert.equal(manifest.engines.vscode, '^1.100.0');
-  assert.deepEqual(manifest.activationEvents, []);
+  // commands activate the extension implicitly; onStartupFinished only adds the model's status bar item after startup
+  assert.deepEqual(manifest.activationEvents, ['onStartupFinished']);
   assert.equal(manifest.capabilities.untrustedWorkspaces.supported, 'limited');
   const ids = manifest.contributes.commands.map((c) => c.command).sort();
   assert.deepEqual(ids, ['imgcls.classify', 'imgcls.evaluateModel', 'imgcls.runTrainingCells', 'imgcls.selectModel', 'imgcls.showTrainingPlots', 'imgcls.trainModel']);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import {
-  ARTIFACTS, REPO_ROOT, assertToolsInstalled, contextMenu, explorerRow, launchChromium, runFromPalette, startCodeServer,
+  ARTIFACTS, REPO_ROOT, assertToolsInstalled, contextMenu, explorerRow, launchChromium, runFromPalette, startCodeServer, waitForExtension,
   waitForNotification, waitForWorkbench, webviewFrame, type CodeServer,
 } from './code-server.js';
 import { createTestWorkspace, type TestWorkspace } from './workspace.js';
@@ -24,13 +24,25 @@ before(async () => {
     throw new Error('extension/dist/extension.cjs is missing: run "npm run build" (tsc + scripts/build-extension.mjs)');
   });
   await fs.mkdir(ARTIFACTS, { recursive: true });
-  workspace = await createTestWorkspace();
-  server = await startCodeServer({ logFile: path.join(ARTIFACTS, 'code-server.log') });
-  browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
-  page.on('pageerror', (err) => void fs.appendFile(path.join(ARTIFACTS, 'browser.log'), `pageerror: ${err.stack ?? err.message}\n`));
-  await page.goto(server.url(workspace.dir));
-  await waitForWorkbench(page);
+  const started = Date.now();
+  const timings: string[] = [];
+  const mark = (what: string) => timings.push(`${what}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  try {
+    workspace = await createTestWorkspace();
+    mark('workspace with a trained checkpoint');
+    server = await startCodeServer({ logFile: path.join(ARTIFACTS, 'code-server.log') });
+    mark('code-server /healthz');
+    browser = await launchChromium();
+    page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+    page.on('pageerror', (err) => void fs.appendFile(path.join(ARTIFACTS, 'browser.log'), `pageerror: ${err.stack ?? err.message}\n`));
+    await page.goto(server.url(workspace.dir));
+    await waitForWorkbench(page);
+    mark('workbench');
+    await waitForExtension(page);
+    mark('extension active');
+  } finally {
+    await fs.writeFile(path.join(ARTIFACTS, 'setup-timings.log'), `${timings.join('\n')}\n`);
+  }
 }, { timeout: TEST_TIMEOUT_MS });
 
 after(async () => {
@@ -97,6 +109,32 @@ test('Train Model trains on the tiny dataset and the plots webview draws the los
   const runs = await fs.readdir(path.join(workspace.dir, 'runs'));
   assert.ok(runs.some((name) => name.startsWith('run-')), `a new run folder in ${runs.join(', ')}`);
   await closeNotifications();
+});
+
+test('Explorer → Train Model on a folder, then Cancel in the progress notification stops the run', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const settingsFile = path.join(workspace.dir, '.vscode', 'settings.json');
+  const original = await fs.readFile(settingsFile, 'utf8');
+  const epochs = 1000; // far more than can finish before Cancel is clicked
+  await fs.writeFile(settingsFile, JSON.stringify({ ...JSON.parse(original), 'imgcls.epochs': epochs }, null, 2));
+  try {
+    await page.waitForTimeout(2000); // let VS Code pick up the settings change
+    const before = new Set(await fs.readdir(path.join(workspace.dir, 'runs')));
+    await contextMenu(page, 'dataset', 'Train Model');
+    const toast = page.locator('.notification-toast', { hasText: 'imgcls: training' }).first();
+    await toast.waitFor({ timeout: 120_000 });
+    await toast.locator('.monaco-button', { hasText: 'Cancel' }).click();
+    const text = await waitForNotification(page, /was cancelled/, 120_000);
+    assert.match(text, /Train Model was cancelled/);
+    const run = (await fs.readdir(path.join(workspace.dir, 'runs'))).find((name) => name.startsWith('run-') && !before.has(name));
+    assert.ok(run, 'the cancelled run has its folder');
+    const history = await fs.readFile(path.join(workspace.dir, 'runs', run, 'history.jsonl'), 'utf8').catch(() => '');
+    const epochsDone = history.split('\n').filter((line) => line.includes('"type":"epoch"')).length;
+    assert.ok(epochsDone < epochs, `stopped after ${epochsDone} of ${epochs} epochs`);
+    await screenshot('training-cancelled.png');
+  } finally {
+    await fs.writeFile(settingsFile, original);
+    await closeNotifications();
+  }
 });
 
 test('extension-host API tests pass (extensionTestsPath)', { timeout: TEST_TIMEOUT_MS }, async () => {

@@ -14,6 +14,8 @@ export const IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png', '.w
 const BROWSER_FORMATS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.bmp']);
 /** Most files one Classify of a folder will read. */
 const MAX_FILES = 2000;
+/** Heat-map overlays are drawn when at most this many images are classified at once. */
+const MAX_EXPLAINED = 24;
 
 export const RESULTS_VIEW = 'imgcls.results';
 
@@ -94,7 +96,7 @@ export async function classifyUris(ctx: ImgclsContext, clicked?: vscode.Uri, sel
   ctx.output.info(`classify: ${files.length} file(s) with ${checkpoint}`);
   const results = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Window, title: vscode.l10n.t('imgcls: classifying {0} image(s)…', files.length) },
-    () => ctx.inference.classify(checkpoint, files, topClasses),
+    () => ctx.inference.classify(checkpoint, files, topClasses, files.length <= MAX_EXPLAINED),
   );
   for (const r of results) {
     ctx.output.info(r.predictions ? `  ${r.file}: ${r.predictions.map((p) => `${p.className} ${percent(p.probability)}`).join(', ')}` : `  ${r.file}: ✖ [${r.error?.code}] ${r.error?.message}`);
@@ -138,6 +140,7 @@ function showResultsPanel(ctx: ImgclsContext, results: FileClassification[]): vo
     name: path.basename(r.file),
     thumbnail: BROWSER_FORMATS.has(path.extname(r.file).toLowerCase()) && !r.error ? panel.asWebviewUri(r.file) : undefined,
     predictions: r.predictions,
+    overlay: r.overlay,
     error: r.error ? describeError(r.error) : undefined,
   }));
   panel.post({
@@ -146,6 +149,7 @@ function showResultsPanel(ctx: ImgclsContext, results: FileClassification[]): vo
     items,
     labels: {
       image: vscode.l10n.t('Image'),
+      overlay: vscode.l10n.t('Where the model looked'),
       file: vscode.l10n.t('File'),
       className: vscode.l10n.t('Class'),
       probabilities: vscode.l10n.t('Probabilities'),

@@ -98,12 +98,14 @@ class RunWatcher implements vscode.Disposable {
   }
 }
 
-/** The loss (and accuracy, when the library draws it) figures of a history file, from the library's plots stage. */
+/** The loss and accuracy figures of a history file, built by the library's plots stage. */
 export async function historyFigures(file: string): Promise<FigureItem[]> {
   const lib = await import('imgcls');
   const history = await lib.readHistory(file);
-  const figures: FigureItem[] = [{ id: 'loss', title: vscode.l10n.t('Loss'), figure: lib.lossCurveFigure(history) as unknown as PlotlyFigureJson }];
-  return figures;
+  return [
+    { id: 'loss', title: vscode.l10n.t('Loss'), figure: lib.lossCurveFigure(history) as unknown as PlotlyFigureJson },
+    { id: 'accuracy', title: vscode.l10n.t('Accuracy'), figure: lib.accuracyCurveFigure(history) as unknown as PlotlyFigureJson },
+  ];
 }
 
 let current: RunWatcher | undefined;

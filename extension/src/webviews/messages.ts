@@ -19,6 +19,8 @@ export interface ResultItem {
   name: string;
   /** A webview URI of the image, when the browser can show its format. */
   thumbnail?: string;
+  /** A PNG data URL: the class activation map of the top class over the image. */
+  overlay?: string;
   predictions?: { className: string; probability: number }[];
   error?: string;
 }

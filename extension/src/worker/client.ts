@@ -41,8 +41,8 @@ export class MlWorker implements vscode.Disposable {
   }
 
   /** Classifies image files with a checkpoint; per-file failures come back inside the results. */
-  classify(checkpoint: string, files: string[], topK: number, signal?: AbortSignal): Promise<FileClassification[]> {
-    return this.request((id) => ({ type: 'classify', id, checkpoint, files, topK }), signal) as Promise<FileClassification[]>;
+  classify(checkpoint: string, files: string[], topK: number, explain: boolean, signal?: AbortSignal): Promise<FileClassification[]> {
+    return this.request((id) => ({ type: 'classify', id, checkpoint, files, topK, explain }), signal) as Promise<FileClassification[]>;
   }
 
   /** Evaluates a checkpoint on a dataset folder. */

@@ -52,7 +52,7 @@ async function handle(message: Exclude<ToWorker, { type: 'cancel' }>, signal: Ab
     case 'train':
       return train(message.id, message.job, signal);
     case 'classify':
-      return classify(message.checkpoint, message.files, message.topK, signal);
+      return classify(message.checkpoint, message.files, message.topK, message.explain, signal);
     case 'evaluate':
       return evaluate(message.checkpoint, message.dataDir, signal);
   }
@@ -76,7 +76,10 @@ async function train(id: number, job: TrainJob, signal: AbortSignal): Promise<Tr
 
 const classifiers = new Map<string, Promise<Awaited<ReturnType<Library['loadClassifier']>>>>();
 
-async function classify(checkpoint: string, files: string[], topK: number, signal: AbortSignal): Promise<FileClassification[]> {
+/** Overlay thumbnails are small: they sit beside each result. */
+const OVERLAY_MAX_SIZE = 256;
+
+async function classify(checkpoint: string, files: string[], topK: number, explain: boolean, signal: AbortSignal): Promise<FileClassification[]> {
   const lib = await loadLibrary();
   let classifier = classifiers.get(checkpoint);
   if (!classifier) {
@@ -88,11 +91,22 @@ async function classify(checkpoint: string, files: string[], topK: number, signa
   const results: FileClassification[] = [];
   for (const file of files) {
     if (signal.aborted) break;
+    let result: FileClassification;
     try {
-      results.push({ file, predictions: await model.classify(file, topK) });
+      result = { file, predictions: await model.classify(file, topK) };
     } catch (err) {
       results.push({ file, error: serializeError(err) });
+      continue;
     }
+    if (explain) {
+      try {
+        const png = await lib.renderOverlayPng(await lib.explain(model, file), { maxSize: OVERLAY_MAX_SIZE });
+        result.overlay = `data:image/png;base64,${png.toString('base64')}`;
+      } catch {
+        // the prediction stands without its heat map
+      }
+    }
+    results.push(result);
   }
   return results;
 }

@@ -13,7 +13,7 @@ export interface TrainJob {
 /** A request the extension host sends to the worker. */
 export type ToWorker =
   | { type: 'train'; id: number; job: TrainJob }
-  | { type: 'classify'; id: number; checkpoint: string; files: string[]; topK: number }
+  | { type: 'classify'; id: number; checkpoint: string; files: string[]; topK: number; explain: boolean }
   | { type: 'evaluate'; id: number; checkpoint: string; dataDir: string }
   | { type: 'cancel'; id: number };
 
@@ -45,6 +45,8 @@ export interface SerializedError {
 export interface FileClassification {
   file: string;
   predictions?: { className: string; probability: number }[];
+  /** A PNG data URL of the image with the class activation map of the top class laid over it. */
+  overlay?: string;
   error?: SerializedError;
 }
 

@@ -24,6 +24,17 @@ function workspace(): string {
   return folder.uri.fsPath;
 }
 
+/** Waits until a webview tab of the given view type is open (the tab model syncs from the renderer a little later). */
+async function waitForWebviewTab(viewType: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const tabs = vscode.window.tabGroups.all.flatMap((group) => group.tabs);
+    if (tabs.some((tab) => tab.input instanceof vscode.TabInputWebview && tab.input.viewType.endsWith(viewType))) return;
+    if (Date.now() > deadline) assert.fail(`no ${viewType} tab among: ${tabs.map((t) => t.label).join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
 async function readExpected(): Promise<{ classNames: string[] }> {
   return JSON.parse(await fs.readFile(path.join(workspace(), 'expected.json'), 'utf8'));
 }
@@ -56,6 +67,27 @@ test('Classify on one image returns a class of the checkpoint with a probability
   assert.ok(top, `a prediction: ${JSON.stringify(results[0].error)}`);
   assert.ok(classNames.includes(top.className));
   assert.ok(top.probability > 0 && top.probability <= 1);
+  assert.match(results[0].overlay ?? '', /^data:image\/png;base64,/, 'a heat-map overlay beside the result');
+});
+
+test('Classify from the editor title classifies the image open in the active editor', async () => {
+  const uri = vscode.Uri.file(path.join(workspace(), 'images', 'others-1.jpg'));
+  await vscode.commands.executeCommand('vscode.open', uri);
+  const results = (await vscode.commands.executeCommand('imgcls.classify')) as FileClassification[];
+  assert.deepEqual(results.map((r) => path.basename(r.file)), ['others-1.jpg']);
+  assert.ok(results[0].predictions?.length, 'classified');
+  await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+});
+
+test('Evaluate Model reports metrics with a confusion matrix and a precision-recall curve per class', async () => {
+  const { classNames } = await readExpected();
+  const result = (await vscode.commands.executeCommand('imgcls.evaluateModel', vscode.Uri.file(path.join(workspace(), 'dataset')))) as
+    { reportText: string; figures: { id: string; figure: { data: unknown[] } }[] } | undefined;
+  assert.ok(result, 'an evaluation result');
+  assert.match(result.reportText, /precision/);
+  assert.match(result.reportText, /recall/);
+  assert.deepEqual(result.figures.map((f) => f.id), ['confusion', ...classNames.map((name) => `pr-${name}`)]);
+  await waitForWebviewTab('imgcls.evaluation');
 });
 
 test('Classify on a folder classifies every image inside it and reports the corrupt one', async () => {
@@ -79,9 +111,7 @@ test('Classify on a multi-selection classifies exactly the selected files', asyn
 test('Show Training Plots opens the plots webview on a finished run', async () => {
   const runDir = path.join(workspace(), 'runs', 'seed');
   await vscode.commands.executeCommand('imgcls.showTrainingPlots', runDir);
-  const tabs = vscode.window.tabGroups.all.flatMap((group) => group.tabs);
-  const plots = tabs.find((tab) => tab.input instanceof vscode.TabInputWebview && tab.input.viewType.endsWith('imgcls.plots'));
-  assert.ok(plots, `a plots tab among: ${tabs.map((t) => t.label).join(', ')}`);
+  await waitForWebviewTab('imgcls.plots');
 });
 
 test('Select Model with a file stores it in imgcls.checkpoint', async () => {

@@ -48,7 +48,7 @@ function renderResults(items: ResultItem[], labels: WebviewLabels): void {
   content.replaceChildren();
   const table = element('table', 'results');
   const head = element('tr');
-  for (const label of [labels.image, labels.file, labels.className, labels.probabilities]) head.append(element('th', undefined, label));
+  for (const label of [labels.image, labels.overlay, labels.file, labels.className, labels.probabilities]) head.append(element('th', undefined, label));
   table.append(head);
   for (const item of items) {
     const row = element('tr', item.error ? 'result failed' : 'result');
@@ -58,6 +58,13 @@ function renderResults(items: ResultItem[], labels: WebviewLabels): void {
       img.src = item.thumbnail;
       img.alt = item.name;
       thumbCell.append(img);
+    }
+    const overlayCell = element('td', 'overlay');
+    if (item.overlay) {
+      const img = element('img');
+      img.src = item.overlay;
+      img.alt = `${labels.overlay}: ${item.name}`;
+      overlayCell.append(img);
     }
     const fileCell = element('td', 'file');
     const link = element('a', undefined, item.name);
@@ -81,7 +88,7 @@ function renderResults(items: ResultItem[], labels: WebviewLabels): void {
       line.append(element('span', 'name', prediction.className), bar, element('span', 'value', percent(prediction.probability)));
       probCell.append(line);
     }
-    row.append(thumbCell, fileCell, classCell, probCell);
+    row.append(thumbCell, overlayCell, fileCell, classCell, probCell);
     table.append(row);
   }
   content.append(table);
