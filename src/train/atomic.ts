@@ -28,6 +28,23 @@ export async function writeFileAtomic(file: string, data: Uint8Array | string | 
   await syncDir(dir);
 }
 
+/**
+ * Makes `target` a second name of the complete file `source` (a hard link, renamed into place so
+ * readers never see a partial file); copies through writeFileAtomic where links are not supported.
+ */
+export async function linkFileAtomic(source: string, target: string): Promise<void> {
+  const dir = path.dirname(target);
+  const temp = path.join(dir, `.${path.basename(target)}.${process.pid}-${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`);
+  try {
+    await fs.link(source, temp);
+  } catch {
+    await writeFileAtomic(target, await fs.readFile(source));
+    return;
+  }
+  await fs.rename(temp, target);
+  await syncDir(dir);
+}
+
 async function syncDir(dir: string): Promise<void> {
   let handle: fs.FileHandle | undefined;
   try {

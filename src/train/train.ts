@@ -7,7 +7,7 @@ import { scanDataset } from '../data/scan.js';
 import type { Dataset, ImageItem, SkippedFile } from '../data/types.js';
 import { createBackboneEngine } from '../model/engine.js';
 import type { BackboneEngine, ModelSpec } from '../model/types.js';
-import { removeStaleTempFiles } from './atomic.js';
+import { linkFileAtomic, removeStaleTempFiles } from './atomic.js';
 import {
   CHECKPOINT_EXTENSION,
   checkpointHead,
@@ -409,11 +409,11 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       };
       const weights = runner.weights();
       // last.imgcls is written last: it is what --resume reads, so everything it claims already exists
-      for (const name of names) {
-        const file = path.join(checkpointDir, name);
-        await writeCheckpoint(file, { spec, training, metrics, weights });
-        if (name !== `last${CHECKPOINT_EXTENSION}` && name !== `best${CHECKPOINT_EXTENSION}`) saved.push(file);
-      }
+      // the bytes are written (and fsynced) once; the other names are hard links renamed into place
+      const files = names.map((name) => path.join(checkpointDir, name));
+      await writeCheckpoint(files[0], { spec, training, metrics, weights });
+      for (const file of files.slice(1)) await linkFileAtomic(files[0], file);
+      saved.push(...files.filter((file) => file !== lastFile && file !== bestFile));
       lastSavedEpoch = epoch;
       notify({ phase: 'validate', epoch, epochs: resolved.epochs, step: stepsPerEpoch, steps: stepsPerEpoch, loss: metrics.val_loss ?? metrics.loss, accuracy: metrics.val_accuracy ?? metrics.accuracy });
     }

@@ -10,7 +10,7 @@ import { writeSampleDataset } from '../../src/data/sample.js';
 import { isImgclsError } from '../../src/errors.js';
 import { createBackboneEngine } from '../../src/model/engine.js';
 import type { BackboneEngine } from '../../src/model/types.js';
-import { loadCheckpoint } from '../../src/train/checkpoint.js';
+import { loadCheckpoint, updateCheckpointSpec } from '../../src/train/checkpoint.js';
 import { loadClassifier } from '../../src/train/classifier.js';
 import { readHistory, type EpochRecord, type StepRecord } from '../../src/train/history.js';
 import { resolveTrainConfig } from '../../src/train/config.js';
@@ -63,6 +63,11 @@ describe('train (head mode) on the lesson data', () => {
     assert.match(last.training.datasetFingerprint, /^[0-9a-f]{64}$/);
     assert.ok(last.versions.imgcls && last.versions['@tensorflow/tfjs']);
     assert.ok(last.weights['optimizer/head/kernel/momentum'], 'optimizer state is saved');
+    // best/last are second names of the epoch file; updating one must leave the others alone
+    await updateCheckpointSpec(result.checkpoints.best, { threshold: { className: 'logo', value: 0.4 } });
+    assert.deepEqual((await loadCheckpoint(result.checkpoints.best)).spec.threshold, { className: 'logo', value: 0.4 });
+    assert.equal((await loadCheckpoint(path.join(outDir, 'checkpoints', 'epoch-010.imgcls'))).spec.threshold, undefined);
+    assert.equal((await loadCheckpoint(result.checkpoints.last)).spec.threshold, undefined);
 
     // reload twice (a fresh engine and a shared one): identical probabilities, every training image right
     const dataset = await scanDataset(LESSON_DATA);
