@@ -255,14 +255,12 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   // features: every train view and every validation image, from the cache or the engine
   const featureStarted = performance.now();
   let engine: BackboneEngine | undefined;
-  const getEngine = async () => {
-    if (!engine) {
-      const selected = await createBackboneEngine(resolved.engine);
-      engine = selected;
-      if (selected.fallbackReason) say(`features on ${selected.name}: ${selected.fallbackReason}`);
-    }
-    return engine;
-  };
+  let enginePromise: Promise<BackboneEngine> | undefined;
+  const getEngine = () => (enginePromise ??= createBackboneEngine(resolved.engine).then((selected) => {
+    engine = selected;
+    if (selected.fallbackReason) say(`features on ${selected.name}: ${selected.fallbackReason}`);
+    return selected;
+  }));
   const views = resolved.augmentViews + 1;
   const jobs: FeatureJob[] = [
     ...trainItems.flatMap((item) => Array.from({ length: views }, (_, view) => ({ file: item.file, hash: item.hash, view }))),
@@ -280,7 +278,8 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
         notify({ phase: 'features', epoch: startEpoch, epochs: resolved.epochs, step: done, steps: total, imagesPerSec, etaMs: ((total - done) / Math.max(imagesPerSec, 1e-9)) * 1000 }),
     });
   } finally {
-    await engine?.dispose();
+    // also when cancelled while the engine was still loading
+    await enginePromise?.then((loaded) => loaded.dispose(), () => undefined);
   }
   const engineName = engine?.name ?? null;
   skipped.push(...featureSet.skipped);

@@ -153,6 +153,8 @@ describe('train: repeatability, resume, cancel, cache invalidation', () => {
       }),
       (err) => isImgclsError(err, 'CANCELLED'),
     );
+    // an already-aborted signal stops before anything is trained, also while features are computed
+    await assert.rejects(train(config('cancel-early', { epochs: 1, augmentViews: 5 }), { signal: AbortSignal.abort() }), (err) => isImgclsError(err, 'CANCELLED'));
     const last = await loadCheckpoint(path.join(tmp, 'cancel', 'checkpoints', 'last.imgcls'));
     assert.equal(last.training.epoch, 2);
     const resumed = await train(config('cancel', { epochs: 5, resume: true }));
