@@ -162,6 +162,18 @@ describe('train: repeatability, resume, cancel, cache invalidation', () => {
     assert.equal((await loadCheckpoint(resumed.checkpoints.last)).training.epoch, 5);
   });
 
+  it('refuses to resume with another mode or optimizer, and reports a dataset with no decodable image', async () => {
+    await train(config('mismatch', { epochs: 1 }));
+    await assert.rejects(train(config('mismatch', { epochs: 2, resume: true, optimizer: 'adam' })), (err) => isImgclsError(err, 'CHECKPOINT_INCOMPATIBLE'));
+    await assert.rejects(train(config('mismatch', { epochs: 2, resume: true, mode: 'top-k' })), (err) => isImgclsError(err, 'CHECKPOINT_INCOMPATIBLE'));
+    const broken = path.join(tmp, 'broken');
+    for (const name of ['a', 'b']) {
+      await fs.mkdir(path.join(broken, name), { recursive: true });
+      for (const i of [1, 2]) await fs.writeFile(path.join(broken, name, `${i}.jpg`), `not an image ${name}${i}`);
+    }
+    await assert.rejects(train({ data: broken, outDir: path.join(tmp, 'broken-run'), cacheDir: path.join(tmp, 'cache'), validPct: 0 }), (err) => isImgclsError(err, 'NO_IMAGES'));
+  });
+
   it('recomputes only the features of a changed file', async () => {
     const first = await train(config('cache-a', { epochs: 1, augmentViews: 0 }));
     assert.ok(first.cache.hits > 0, 'features of earlier tests are reused');
