@@ -144,10 +144,13 @@ test('extension-host API tests pass (extensionTestsPath)', { timeout: TEST_TIMEO
       void testsPage.exposeFunction('codeAutomationExit', (code: number) => resolve(code));
     });
     await testsPage.goto(server.url(workspace.dir, path.join(REPO_ROOT, 'extension', 'dist', 'test', 'index.cjs')));
+    let timer: NodeJS.Timeout | undefined;
     const code = await Promise.race([
       exitCode,
-      new Promise<number>((_, reject) => setTimeout(() => reject(new Error('extension-host tests did not finish within 10 min')), 600_000)),
-    ]);
+      new Promise<number>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('extension-host tests did not finish within 10 min')), 600_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
     const report = await fs.readFile(path.join(workspace.dir, 'extension-tests.log'), 'utf8').catch(() => '(no report written)');
     await fs.writeFile(path.join(ARTIFACTS, 'extension-host-tests.log'), report);
     assert.equal(code, 0, report);

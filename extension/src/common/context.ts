@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { ImgclsPanel } from '../webviews/panel.js';
 import { MlWorker } from '../worker/client.js';
 
 /** What every command shares: the output channel and the two ML workers (training runs apart from Classify). */
@@ -17,6 +18,7 @@ export function createImgclsContext(extension: vscode.ExtensionContext): ImgclsC
   const log = (line: string) => output.info(line);
   const inference = new MlWorker(extension.extensionPath, log);
   const training = new MlWorker(extension.extensionPath, log);
+  ImgclsPanel.log = (line) => output.warn(`webview ${line}`);
   extension.subscriptions.push(output, inference, training);
   return { extension, output, inference, training };
 }

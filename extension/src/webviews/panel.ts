@@ -15,6 +15,8 @@ export interface PanelKind {
  */
 export class ImgclsPanel implements vscode.Disposable {
   private static readonly open = new Map<string, ImgclsPanel>();
+  /** Where pages' script errors are reported (the output channel, set on activation). */
+  static log: (line: string) => void = () => undefined;
   private readonly disposables: vscode.Disposable[] = [];
   private ready = false;
   private latest: ToWebview | undefined;
@@ -60,6 +62,7 @@ export class ImgclsPanel implements vscode.Disposable {
           this.ready = true;
           if (this.latest) void this.panel.webview.postMessage(this.latest);
         }
+        if (message.type === 'error') ImgclsPanel.log(`${kind.viewType}: ${message.message}`);
         this.messageEmitter.fire(message);
       }),
       this.messageEmitter,
