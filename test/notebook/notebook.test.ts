@@ -96,7 +96,7 @@ function breakCell(notebook: Notebook, marker: string, line: string): { broken: 
   return { broken, index };
 }
 
-test('the lesson notebook uses the tslab kernel, has train-tagged cells and imports imgcls by package name', () => {
+test('the lesson notebook uses the tslab kernel, has train-tagged cells, imports imgcls by package name and names each cell\'s inputs', () => {
   assert.equal(lesson.metadata.kernelspec?.name, 'tslab');
   const code = lesson.cells.filter((cell) => cell.cell_type === 'code');
   assert.ok(code.some((cell) => cell.metadata.tags?.includes('train')), 'some code cell should carry the "train" tag');
@@ -104,6 +104,8 @@ test('the lesson notebook uses the tslab kernel, has train-tagged cells and impo
   assert.match(sources, /from 'imgcls'/);
   assert.doesNotMatch(sources, /from '\.\.?\//, 'cells import the package, not relative source paths');
   for (const cell of lesson.cells) assert.deepEqual(cell.outputs ?? [], [], 'the committed notebook carries no outputs');
+  // no hidden globals: every code cell opens by naming what it takes from earlier cells
+  for (const cell of code) assert.match(sourceOf(cell), /^\/\/ Uses: /, `cell ${cell.id} should start with "// Uses: …"`);
 });
 
 test('the lesson notebook runs headless on the tslab kernel (quick mode) and shows the report, plotly figures and a PNG', async () => {
