@@ -133,6 +133,33 @@ test('Run Training Cells opens the lesson notebook, whose train cells are found 
   assert.deepEqual(trainCellRanges(editor.notebook), [{ start: 1, end: 3 }]);
 });
 
+test('Run Training Cells on the open lesson executes exactly its train cells through the notebook API', async () => {
+  // a recording kernel stands in for tslab (no Jupyter extension in code-server); VS Code itself runs the cells
+  const executed: number[] = [];
+  const controller = vscode.notebooks.createNotebookController('imgcls-test-kernel', 'jupyter-notebook', 'imgcls test kernel');
+  controller.supportedLanguages = ['typescript', 'javascript', 'plaintext'];
+  controller.executeHandler = (cells) => {
+    for (const cell of cells) {
+      executed.push(cell.index);
+      const execution = controller.createNotebookCellExecution(cell);
+      execution.start(Date.now());
+      execution.end(true, Date.now());
+    }
+  };
+  try {
+    const editor = vscode.window.activeNotebookEditor;
+    assert.ok(editor, 'the lesson is open (previous test)');
+    await vscode.commands.executeCommand('notebook.selectKernel', { notebookEditor: editor, id: 'imgcls-test-kernel', extension: 'imgcls.imgcls' });
+    const result = (await vscode.commands.executeCommand('imgcls.runTrainingCells')) as { action: string };
+    assert.equal(result.action, 'executed');
+    const deadline = Date.now() + 20_000;
+    while (executed.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.deepEqual(executed.sort(), [1, 2]);
+  } finally {
+    controller.dispose();
+  }
+});
+
 /** Entry point called by VS Code's test runner; rejects when a test failed. */
 export async function run(): Promise<void> {
   const lines: string[] = [];
