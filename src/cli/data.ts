@@ -1,15 +1,7 @@
 import { parseArgs } from 'node:util';
 import { usageError } from '../errors.js';
 import { datasetReport, formatDatasetReport } from '../data/report.js';
-
-/** parseArgs with its errors (unknown option, missing value) turned into USAGE errors (exit code 2). */
-function parseStrict<T>(parse: () => T): T {
-  try {
-    return parse();
-  } catch (err) {
-    throw usageError(err instanceof Error ? err.message : String(err), 'See "imgcls data --help".');
-  }
-}
+import { parseStrict } from './args.js';
 
 const HELP = `Usage: imgcls data report <root> [options]
 
@@ -39,7 +31,7 @@ function parseNumber(name: string, value: string | undefined): number | undefine
 
 /** `imgcls data report <root>`: prints the dataset report; exit 0, or 1 with --strict when there are warnings. */
 export async function dataCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseStrict(() => parseArgs({
+  const { values, positionals } = parseStrict('data', () => parseArgs({
     args: argv,
     allowPositionals: true,
     strict: true,

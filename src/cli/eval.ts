@@ -5,6 +5,7 @@ import type { Evaluation, EvaluationSplit } from '../eval/evaluate.js';
 import type { ThresholdChoice } from '../eval/curves.js';
 import type { EngineChoice } from '../model/engine.js';
 import { csvField, displayPath } from './predict.js';
+import { parseStrict } from './args.js';
 
 const HELP = `Usage: imgcls eval <checkpoint> <data> [options]
 
@@ -34,14 +35,6 @@ Examples:
   imgcls eval runs/sample/checkpoints/best.imgcls sample-data
   imgcls eval best.imgcls ../shared/lesson-data --split all --json > eval.json
   imgcls eval best.imgcls sample-data --target-recall 0.95 --class logo --save-threshold`;
-
-function parseStrict<T>(parse: () => T): T {
-  try {
-    return parse();
-  } catch (err) {
-    throw usageError(err instanceof Error ? err.message : String(err), 'See "imgcls eval --help".');
-  }
-}
 
 /** A number option, validated (integer and range when asked); undefined when absent. */
 export function numberOption(name: string, value: string | undefined, rule: { integer?: boolean; min?: number; max?: number } = {}): number | undefined {
@@ -127,7 +120,7 @@ export function evaluationCsv(evaluation: Evaluation): string {
 
 /** `imgcls eval <checkpoint> <data>`: prints the evaluation; optionally chooses and stores a threshold. */
 export async function evalCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseStrict(() => parseArgs({
+  const { values, positionals } = parseStrict('eval', () => parseArgs({
     args: argv,
     allowPositionals: true,
     strict: true,

@@ -6,6 +6,7 @@ import type { EngineChoice } from '../model/engine.js';
 import { camFigure } from '../plots/cam-figure.js';
 import { writeFileAtomic } from '../train/atomic.js';
 import { loadClassifier } from '../train/classifier.js';
+import { parseStrict, toNumber } from './args.js';
 
 const HELP = `Usage: imgcls explain <checkpoint> <image> [options]
 
@@ -29,23 +30,6 @@ Examples:
   imgcls explain best.imgcls cat.jpg -o cat-as-logo.png --class logo
   imgcls explain best.imgcls poster.jpg --figure cam.json --json`;
 
-function parseStrict<T>(parse: () => T): T {
-  try {
-    return parse();
-  } catch (err) {
-    throw usageError(err instanceof Error ? err.message : String(err), 'See "imgcls explain --help".');
-  }
-}
-
-function toNumber(name: string, value: string | undefined, integer = false): number | undefined {
-  if (value === undefined) return undefined;
-  const number = Number(value);
-  if (value.trim() === '' || !Number.isFinite(number) || (integer && !Number.isInteger(number))) {
-    throw usageError(`--${name} must be ${integer ? 'an integer' : 'a number'}. Received: ${value}`);
-  }
-  return number;
-}
-
 /** The explanation as JSON-ready data (the map as a plain array). */
 function toJson(explanation: Explanation, outputs: { overlay: string; figure?: string }): Record<string, unknown> {
   return { ...explanation, map: Array.from(explanation.map, (v) => Math.round(v * 1e4) / 1e4), ...outputs };
@@ -53,7 +37,7 @@ function toJson(explanation: Explanation, outputs: { overlay: string; figure?: s
 
 /** `imgcls explain <checkpoint> <image>`: writes the class activation overlay PNG and prints the class explained. */
 export async function explainCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseStrict(() => parseArgs({
+  const { values, positionals } = parseStrict('explain', () => parseArgs({
     args: argv,
     allowPositionals: true,
     strict: true,

@@ -6,6 +6,7 @@ import { loadPretrainedBackbone } from '../model/pretrained.js';
 import { backboneOnnxOutputs, exportClassifierOnnx, exportOnnx } from '../model/onnx/index.js';
 import { checkpointHead, loadCheckpoint, type Checkpoint } from '../train/checkpoint.js';
 import { TOP_PREFIX } from '../train/top-k.js';
+import { parseStrict } from './args.js';
 
 const HELP = `Usage: imgcls export <checkpoint> --onnx <out.onnx> [options]
        imgcls export --features-only --onnx <out.onnx>
@@ -28,15 +29,6 @@ Examples:
   imgcls export runs/sample/best.imgcls --onnx logo-classifier.onnx
   imgcls export --features-only --onnx efficientnet-b0-features.onnx`;
 
-/** parseArgs with its errors (unknown option, missing value) turned into USAGE errors (exit code 2). */
-function parseStrict<T>(parse: () => T): T {
-  try {
-    return parse();
-  } catch (err) {
-    throw usageError(err instanceof Error ? err.message : String(err), 'See "imgcls export --help".');
-  }
-}
-
 /** Writes a checkpoint's trained top-block weights ('top/<layer>/<index>') into the pretrained backbone. */
 function applyTopWeights(backbone: tf.LayersModel, checkpoint: Checkpoint): void {
   for (const [name, stored] of Object.entries(checkpoint.weights)) {
@@ -55,7 +47,7 @@ function applyTopWeights(backbone: tf.LayersModel, checkpoint: Checkpoint): void
 
 /** `imgcls export`: a checkpoint (backbone + head) or the backbone alone, as an ONNX file. */
 export async function exportCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseStrict(() => parseArgs({
+  const { values, positionals } = parseStrict('export', () => parseArgs({
     args: argv,
     allowPositionals: true,
     strict: true,

@@ -4,6 +4,7 @@ import { usageError } from '../errors.js';
 import type { EngineChoice } from '../model/engine.js';
 import type { Classifier } from '../model/types.js';
 import { isFileError, type PredictResult } from '../predict/predict.js';
+import { parseStrict } from './args.js';
 
 const HELP = `Usage: imgcls predict <checkpoint> <paths…> [options]
 
@@ -26,14 +27,6 @@ Examples:
   imgcls predict runs/sample/checkpoints/best.imgcls poster.jpg
   imgcls predict runs/sample/checkpoints/best.imgcls incoming/ --csv > predictions.csv
   imgcls predict best.imgcls "photos/**/*.png" --json --batch-size 64`;
-
-function parseStrict<T>(parse: () => T): T {
-  try {
-    return parse();
-  } catch (err) {
-    throw usageError(err instanceof Error ? err.message : String(err), 'See "imgcls predict --help".');
-  }
-}
 
 function positiveInteger(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -130,7 +123,7 @@ function createWriter(format: 'table' | 'json' | 'csv', classNames: readonly str
 
 /** `imgcls predict <checkpoint> <paths…>`: one row per file; exit 1 only when nothing could be classified. */
 export async function predictCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseStrict(() => parseArgs({
+  const { values, positionals } = parseStrict('predict', () => parseArgs({
     args: argv,
     allowPositionals: true,
     strict: true,

@@ -5,6 +5,7 @@ import { usageError } from '../errors.js';
 import type { EngineChoice } from '../model/engine.js';
 import type { HistoryPoint } from '../plots/history-figures.js';
 import { numberOption, scanForCheckpoint, splitOption } from './eval.js';
+import { parseStrict } from './args.js';
 
 const HELP = `Usage: imgcls report <checkpoint> <data> -o <report.html> [options]
 
@@ -32,14 +33,6 @@ Examples:
   imgcls report runs/sample/checkpoints/best.imgcls sample-data -o report.html
   imgcls report best.imgcls ../shared/lesson-data --split all --explain -o lesson-report.html`;
 
-function parseStrict<T>(parse: () => T): T {
-  try {
-    return parse();
-  } catch (err) {
-    throw usageError(err instanceof Error ? err.message : String(err), 'See "imgcls report --help".');
-  }
-}
-
 /** The history.jsonl of the checkpoint's run: <run>/history.jsonl for <run>/checkpoints/x.imgcls, or beside it. */
 export async function findHistory(checkpoint: string): Promise<string | undefined> {
   const dir = path.dirname(path.resolve(checkpoint));
@@ -51,7 +44,7 @@ export async function findHistory(checkpoint: string): Promise<string | undefine
 
 /** `imgcls report <checkpoint> <data> -o report.html`: writes the HTML report atomically. */
 export async function reportCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseStrict(() => parseArgs({
+  const { values, positionals } = parseStrict('report', () => parseArgs({
     args: argv,
     allowPositionals: true,
     strict: true,

@@ -1,15 +1,7 @@
 import { parseArgs } from 'node:util';
 import { usageError } from '../errors.js';
 import { writeSampleDataset } from '../data/sample.js';
-
-/** parseArgs with its errors (unknown option, missing value) turned into USAGE errors (exit code 2). */
-function parseStrict<T>(parse: () => T): T {
-  try {
-    return parse();
-  } catch (err) {
-    throw usageError(err instanceof Error ? err.message : String(err), 'See "imgcls sample --help".');
-  }
-}
+import { parseStrict } from './args.js';
 
 const HELP = `Usage: imgcls sample <dir> [options]
 
@@ -34,7 +26,7 @@ function parseInteger(name: string, value: string | undefined): number | undefin
 
 /** `imgcls sample <dir>`: writes the sample dataset and prints where it is. */
 export async function sampleCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseStrict(() => parseArgs({
+  const { values, positionals } = parseStrict('sample', () => parseArgs({
     args: argv,
     allowPositionals: true,
     strict: true,

@@ -7,6 +7,7 @@ import type { TrainMode } from '../model/types.js';
 import type { MonitorMetric, OptimizerName, TrainConfig } from '../train/config.js';
 import { formatDuration } from '../train/estimate.js';
 import type { TrainProgress, TrainResult } from '../train/train.js';
+import { parseStrict, toNumber } from './args.js';
 
 const HELP = `Usage: imgcls train <data> [options]
 
@@ -47,23 +48,6 @@ Examples:
   imgcls train ../shared/lesson-data --epochs 20 --augment-views 4
   imgcls train photos --out runs/photos --resume`;
 
-function parseStrict<T>(parse: () => T): T {
-  try {
-    return parse();
-  } catch (err) {
-    throw usageError(err instanceof Error ? err.message : String(err), 'See "imgcls train --help".');
-  }
-}
-
-function toNumber(name: string, value: string | undefined, integer = false): number | undefined {
-  if (value === undefined) return undefined;
-  const number = Number(value);
-  if (value.trim() === '' || !Number.isFinite(number) || (integer && !Number.isInteger(number))) {
-    throw usageError(`--${name} must be ${integer ? 'an integer' : 'a number'}. Received: ${value}`);
-  }
-  return number;
-}
-
 function bar(fraction: number, width = 20): string {
   const filled = Math.round(Math.min(Math.max(fraction, 0), 1) * width);
   return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
@@ -103,7 +87,7 @@ function summary(result: TrainResult): string {
 
 /** `imgcls train <data>`: trains with a progress bar on stderr and prints where the checkpoints are. */
 export async function trainCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseStrict(() => parseArgs({
+  const { values, positionals } = parseStrict('train', () => parseArgs({
     args: argv,
     allowPositionals: true,
     strict: true,
