@@ -89,6 +89,28 @@ test('pretrained backbone: ONNX Runtime and TF.js agree within 1e-4 on real imag
   assert.ok(maxAbsDiff(ortOut.pooled.subarray(0, 1280), ortOut.pooled.subarray(1280, 2560)) > 0.5);
 });
 
+test('batches larger than maxRunBatch run in chunks whose outputs concatenate to the one-run result', async () => {
+  const items = await lessonImages('val', 2);
+  const batch = await batchOf([...GOLDEN, ...items.map((i) => i.file)]);
+  const boundary = 'block5c_add';
+  const chunked = await createOnnxEngine({ cacheDir, maxRunBatch: 3, worker: false });
+  const whole = await createOnnxEngine({ cacheDir, maxRunBatch: batch.count });
+  try {
+    const a = await chunked.run(batch, { featureMap: true, boundary });
+    const b = await whole.run(batch, { featureMap: true, boundary });
+    assert.equal(a.pooled.length, batch.count * 1280);
+    assert.equal(a.featureMap?.length, batch.count * 7 * 7 * 1280);
+    assert.equal(a.boundary?.length, batch.count * 14 * 14 * 112);
+    assert.ok(maxAbsDiff(a.pooled, b.pooled) < 1e-5);
+    assert.ok(maxAbsDiff(a.featureMap as Float32Array, b.featureMap as Float32Array) < 1e-5);
+    assert.ok(maxAbsDiff(a.boundary as Float32Array, b.boundary as Float32Array) < 1e-4);
+  } finally {
+    await chunked.dispose();
+    await whole.dispose();
+  }
+  await assert.rejects(createOnnxEngine({ cacheDir, maxRunBatch: 0 }), /maxRunBatch must be a positive integer/);
+});
+
 test('pretrained backbone through the exported ImageNet top: panda.jpg is a giant panda (class 388)', async () => {
   const model = await loadPretrainedBackbone({ includeTop: true });
   const file = path.join(cacheDir, 'imagenet.onnx');

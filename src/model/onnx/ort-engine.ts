@@ -25,7 +25,18 @@ export interface OnnxEngineOptions {
   worker?: boolean;
   /** Idle intra-op threads spin-wait between parallel sections (ONNX Runtime's default). Default true; IMGCLS_ORT_SPINNING=0 turns it off. */
   spinning?: boolean;
+  /**
+   * Largest batch given to one ONNX Runtime run; bigger batches run in chunks of this size and the
+   * outputs are concatenated. Default ORT_RUN_CHUNK (4): on the 2-core reference machine (one session,
+   * interleaved) 32 images ran at ~115 img/s as one b32 run, ~140 as b8 runs and ~150–159 as b4 runs
+   * (smaller activations stay in cache); through this engine b32 went from 124–142 to 160–161 img/s and
+   * `imgcls predict` over 1000 JPEGs from 82–84 to 89–93 img/s. IMGCLS_ORT_MAX_BATCH overrides the default.
+   */
+  maxRunBatch?: number;
 }
+
+/** Default largest batch per ONNX Runtime run (see OnnxEngineOptions.maxRunBatch). */
+export const ORT_RUN_CHUNK = 4;
 
 let ortModule: Promise<Ort> | undefined;
 
@@ -52,6 +63,8 @@ export async function createOnnxEngine(options: string | OnnxEngineOptions = {})
   const resolved: OnnxEngineOptions = typeof options === 'string' ? { modelPath: options } : options;
   const threads = resolved.threads ?? os.availableParallelism();
   if (!(Number.isInteger(threads) && threads > 0)) throw usageError(`threads must be a positive integer. Received: ${threads}`);
+  const maxRunBatch = resolved.maxRunBatch ?? (process.env.IMGCLS_ORT_MAX_BATCH ? Number(process.env.IMGCLS_ORT_MAX_BATCH) : ORT_RUN_CHUNK);
+  if (!(Number.isInteger(maxRunBatch) && maxRunBatch > 0)) throw usageError(`maxRunBatch must be a positive integer. Received: ${maxRunBatch}`);
   const ort = await loadOnnxRuntime();
   const featureMapName = backboneOnnxOutputs().featureMap;
 
@@ -143,8 +156,23 @@ export async function createOnnxEngine(options: string | OnnxEngineOptions = {})
           ...(runOptions.boundary !== undefined ? { boundary: new Float32Array(0) } : {}) };
       }
       const key = await sessionFor(loaded, fetch);
-      const results = await runner.run(key, loaded.inputName, batch.data.subarray(0, expected), [batch.count, size, size, 3], fetch);
-      const data = (name: string): Float32Array => results[name];
+      // chunks of at most maxRunBatch images, one after the other; outputs concatenated per name
+      const perImage = size * size * 3;
+      const parts: Record<string, Float32Array>[] = [];
+      for (let start = 0; start < batch.count; start += maxRunBatch) {
+        const count = Math.min(maxRunBatch, batch.count - start);
+        parts.push(await runner.run(key, loaded.inputName, batch.data.subarray(start * perImage, (start + count) * perImage), [count, size, size, 3], fetch));
+      }
+      const data = (name: string): Float32Array => {
+        if (parts.length === 1) return parts[0][name];
+        const out = new Float32Array(parts.reduce((sum, part) => sum + part[name].length, 0));
+        let offset = 0;
+        for (const part of parts) {
+          out.set(part[name], offset);
+          offset += part[name].length;
+        }
+        return out;
+      };
       return {
         pooled: data(pooledName),
         ...(runOptions.featureMap ? { featureMap: data(featureMapName) } : {}),
