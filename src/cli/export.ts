@@ -1,11 +1,10 @@
-import * as tf from '@tensorflow/tfjs';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../backend/backend.js';
-import { ImgclsError, usageError } from '../errors.js';
+import { usageError } from '../errors.js';
 import { loadPretrainedBackbone } from '../model/pretrained.js';
 import { backboneOnnxOutputs, exportClassifierOnnx, exportOnnx } from '../model/onnx/index.js';
 import { checkpointHead, loadCheckpoint, type Checkpoint } from '../model/checkpoint.js';
-import { TOP_PREFIX } from '../model/top-model.js';
+import { applyTopWeights } from '../model/top-model.js';
 import { parseStrict } from './args.js';
 
 const HELP = `Usage: imgcls export <checkpoint> --onnx <out.onnx> [options]
@@ -28,22 +27,6 @@ Output of a classifier export: "probabilities" [batch, classes] (softmax, in che
 Examples:
   imgcls export runs/sample/best.imgcls --onnx logo-classifier.onnx
   imgcls export --features-only --onnx efficientnet-b0-features.onnx`;
-
-/** Writes a checkpoint's trained top-block weights ('top/<layer>/<index>') into the pretrained backbone. */
-function applyTopWeights(backbone: tf.LayersModel, checkpoint: Checkpoint): void {
-  for (const [name, stored] of Object.entries(checkpoint.weights)) {
-    if (!name.startsWith(TOP_PREFIX)) continue;
-    const [layerName, index] = name.slice(TOP_PREFIX.length).split('/');
-    const variable = backbone.layers.find((layer) => layer.name === layerName)?.trainableWeights[Number(index)];
-    if (!variable || variable.shape.join('×') !== stored.shape.join('×')) {
-      throw new ImgclsError(`checkpoint weight ${name} [${stored.shape}] has no matching backbone weight`, 'CHECKPOINT_INCOMPATIBLE',
-        checkpoint.file, 'Export with the imgcls version that trained the checkpoint.');
-    }
-    const value = tf.tensor(stored.data, stored.shape);
-    variable.write(value);
-    value.dispose();
-  }
-}
 
 /** `imgcls export`: a checkpoint (backbone + head) or the backbone alone, as an ONNX file. */
 export async function exportCommand(argv: string[]): Promise<number> {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend/backend.js';
 import { ImgclsError } from '../errors.js';
-import type { NamedTensor } from './checkpoint.js';
+import type { Checkpoint, NamedTensor } from './checkpoint.js';
 import { splitBackbone, topKBoundary } from './head.js';
 import { loadPretrainedBackbone } from './pretrained.js';
 import { FEATURE_MAP_LAYER } from './tfjs-engine.js';
@@ -71,6 +71,22 @@ export async function buildTopModel(
     variables,
     dispose: disposeAll,
   };
+}
+
+/** Writes a checkpoint's trained top-block weights ('top/<layer>/<index>') into the whole pretrained backbone (for export); a head-mode checkpoint has none. */
+export function applyTopWeights(backbone: tf.LayersModel, checkpoint: Pick<Checkpoint, 'weights' | 'file'>): void {
+  for (const [name, stored] of Object.entries(checkpoint.weights)) {
+    if (!name.startsWith(TOP_PREFIX)) continue;
+    const [layerName, index] = name.slice(TOP_PREFIX.length).split('/');
+    const variable = backbone.layers.find((layer) => layer.name === layerName)?.trainableWeights[Number(index)];
+    if (!variable || variable.shape.join('×') !== stored.shape.join('×')) {
+      throw new ImgclsError(`checkpoint weight ${name} [${stored.shape}] has no matching backbone weight`, 'CHECKPOINT_INCOMPATIBLE',
+        checkpoint.file, 'Export with the imgcls version that trained the checkpoint.');
+    }
+    const value = tf.tensor(stored.data, stored.shape);
+    variable.write(value);
+    value.dispose();
+  }
 }
 
 /** Runs boundary activations of `count` images through a top model built with featureMap: the pooled features and the feature map. */
