@@ -87,22 +87,16 @@ export async function reportCommand(argv: string[]): Promise<number> {
   const { topLosses } = await import('../eval/top-losses.js');
   const { renderHtmlReport, reportThumbnails } = await import('../plots/index.js');
   const classifier = await loadClassifier(checkpoint, { engine: values.engine as EngineChoice | undefined });
-  const overlays = new Map<string, Uint8Array>();
+  let overlays = new Map<string, Uint8Array>();
   let html: string;
   try {
     const evaluation = await evaluate(classifier, dataset, { split, batchSize });
     const shown = topLosses(evaluation.images, { k: maxImages }).map((image) => image.file);
     const thumbnails = await reportThumbnails(shown);
     if (values.explain) {
-      const { explain } = await import('../explain/explain.js');
-      const { renderOverlayPng } = await import('../explain/overlay.js');
-      for (const file of shown) {
-        try {
-          overlays.set(file, await renderOverlayPng(await explain(classifier, file), { maxSize: 160 }));
-        } catch {
-          // an image that cannot be explained keeps its plain thumbnail
-        }
-      }
+      // an image that cannot be explained keeps its plain thumbnail
+      const { renderOverlayPngs } = await import('../explain/overlays.js');
+      overlays = (await renderOverlayPngs(classifier, shown, { maxSize: 160 })).overlays;
     }
     html = renderHtmlReport(evaluation, {
       title: values.title,
