@@ -58,4 +58,3 @@ export async function dataCommand(argv: string[]): Promise<number> {
   return values.strict && report.warnings.length > 0 ? 1 : 0;
 }
 
-export default dataCommand;

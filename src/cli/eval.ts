@@ -177,4 +177,3 @@ export async function evalCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-export default evalCommand;

@@ -184,4 +184,3 @@ export async function predictCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-export default predictCommand;

@@ -118,4 +118,3 @@ export async function reportCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-export default reportCommand;

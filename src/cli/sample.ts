@@ -47,4 +47,3 @@ export async function sampleCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-export default sampleCommand;

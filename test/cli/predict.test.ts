@@ -5,7 +5,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { trainSampleRun, writeMixedFolder, type SampleRun } from './fixture.js';
+import { trainSampleRun, writeMixedFolder, type SampleRun } from '../predict/fixture.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const bin = path.join(repoRoot, 'bin', 'imgcls.js');

@@ -12,7 +12,7 @@ import { isImgclsError } from '../../src/errors.js';
 import { explain } from '../../src/explain/index.js';
 import { createBackboneEngine } from '../../src/model/engine.js';
 import { loadClassifier } from '../../src/model/classifier.js';
-import { argmax, cellsOf, patchDetectorHead, writeHeadCheckpoint, writePatchImage } from './helpers.js';
+import { argmax, cellsOf, patchDetectorHead, writeHeadCheckpoint, writePatchImage } from '../explain/helpers.js';
 
 const execFileAsync = promisify(execFile);
 const BIN = path.resolve('bin', 'imgcls.js');
