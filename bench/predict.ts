@@ -236,6 +236,10 @@ async function main(): Promise<void> {
     rows.push({ name: 'imgcls predict', images, run: () => runTimed('imgcls predict', images, process.execPath, predictArgs(folder)) });
     if (!values['skip-peer']) rows.push({ name: 'pytorch peer', images, run: () => runTimed('pytorch peer', images, PYTHON, peerArgs(folder), TORCH_MALLOC_ENV) });
   }
+  // A/B in the same run: ONNX Runtime's own default (intra-op threads spin) against imgcls' default (they sleep)
+  const [abImages, abFolder] = targets[0];
+  rows.splice(1, 0, { name: 'predict spinning', images: abImages,
+    run: () => runTimed('predict spinning', abImages, process.execPath, predictArgs(abFolder), { IMGCLS_ORT_SPINNING: '1' }) });
   const trainDir = path.join(values.dir, `train-${trainImages}`);
   const trainOut = path.join(values.dir, 'train-run');
   if (!values['skip-train']) {
@@ -278,6 +282,12 @@ async function main(): Promise<void> {
       process.stdout.write(`${name}: marginal ${marginal.toFixed(1)} img/s without start-up; peak RSS ${small.peakRssMb.toFixed(0)} MB at ${milestone} → ` +
         `${large.peakRssMb.toFixed(0)} MB at ${total} (${ratio.toFixed(2)}×${name === 'imgcls predict' ? `, goal ≤ 1.1×: ${verdict(ratio <= 1.1)}` : ''})\n`);
     }
+  }
+  const spinningRun = pick('predict spinning', abImages);
+  const quietRun = pick('imgcls predict', abImages);
+  if (spinningRun && quietRun) {
+    process.stdout.write(`A/B at ${abImages} images: ORT threads sleeping (default) ${fmt(reportedRate(quietRun))} img/s in-run vs spinning ${fmt(reportedRate(spinningRun))} ` +
+      `(${fmt(reportedRate(quietRun) / reportedRate(spinningRun), 2)}×)\n`);
   }
   const ours = pick('imgcls predict', total);
   const peer = pick('pytorch peer', total);
