@@ -5,7 +5,7 @@ import type { Evaluation, EvaluationSplit } from '../eval/evaluate.js';
 import type { ThresholdChoice } from '../eval/curves.js';
 import type { EngineChoice } from '../model/engine.js';
 import { csvField, displayPath } from './predict.js';
-import { parseStrict } from './args.js';
+import { parseStrict, toNumber } from './args.js';
 
 const HELP = `Usage: imgcls eval <checkpoint> <data> [options]
 
@@ -35,19 +35,6 @@ Examples:
   imgcls eval runs/sample/checkpoints/best.imgcls sample-data
   imgcls eval best.imgcls ../shared/lesson-data --split all --json > eval.json
   imgcls eval best.imgcls sample-data --target-recall 0.95 --class logo --save-threshold`;
-
-/** A number option, validated (integer and range when asked); undefined when absent. */
-export function numberOption(name: string, value: string | undefined, rule: { integer?: boolean; min?: number; max?: number } = {}): number | undefined {
-  if (value === undefined) return undefined;
-  const number = Number(value);
-  const ok = value.trim() !== '' && Number.isFinite(number) && (!rule.integer || Number.isInteger(number))
-    && (rule.min === undefined || number >= rule.min) && (rule.max === undefined || number <= rule.max);
-  if (!ok) {
-    const range = rule.min !== undefined || rule.max !== undefined ? ` in [${rule.min ?? '-∞'}, ${rule.max ?? '∞'}]` : '';
-    throw usageError(`--${name} must be ${rule.integer ? 'an integer' : 'a number'}${range}. Received: ${value}`);
-  }
-  return number;
-}
 
 /** A split name, validated. */
 export function splitOption(value: string | undefined): EvaluationSplit {
@@ -144,7 +131,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const [checkpoint, data] = positionals;
   if (values.json && values.csv) throw usageError('--json and --csv cannot be combined.');
   const split = splitOption(values.split);
-  const targetRecall = numberOption('target-recall', values['target-recall'], { min: Number.MIN_VALUE, max: 1 });
+  const targetRecall = toNumber('target-recall', values['target-recall'], { min: Number.MIN_VALUE, max: 1 });
   const className = values.class;
   if ((targetRecall === undefined) !== (className === undefined)) {
     throw usageError('--target-recall and --class go together.', 'For example: --target-recall 0.95 --class logo');
@@ -152,11 +139,11 @@ export async function evalCommand(argv: string[]): Promise<number> {
   if (values['save-threshold'] && targetRecall === undefined) {
     throw usageError('--save-threshold needs --target-recall and --class.', 'For example: --target-recall 0.95 --class logo --save-threshold');
   }
-  const topLossCount = numberOption('top-losses', values['top-losses'], { integer: true, min: 0 }) ?? 10;
-  const batchSize = numberOption('batch-size', values['batch-size'], { integer: true, min: 1 });
+  const topLossCount = toNumber('top-losses', values['top-losses'], { integer: true, min: 0 }) ?? 10;
+  const batchSize = toNumber('batch-size', values['batch-size'], { integer: true, min: 1 });
   const { dataset, classNames } = await scanForCheckpoint(checkpoint, data, {
-    validPct: numberOption('valid-pct', values['valid-pct'], { min: 0, max: 0.99 }),
-    seed: numberOption('seed', values.seed, { integer: true }),
+    validPct: toNumber('valid-pct', values['valid-pct'], { min: 0, max: 0.99 }),
+    seed: toNumber('seed', values.seed, { integer: true }),
   });
 
   if (className !== undefined && !classNames.includes(className)) {
