@@ -1,8 +1,9 @@
 import { parseArgs } from 'node:util';
 import { usageError } from '../errors.js';
-import type { Dataset } from '../data/types.js';
 import type { Evaluation, EvaluationSplit } from '../eval/evaluate.js';
 import type { ThresholdChoice } from '../eval/curves.js';
+import { scanForCheckpoint } from '../eval/checkpoint-split.js';
+import { topLosses } from '../eval/top-losses.js';
 import type { EngineChoice } from '../model/engine.js';
 import { csvField, displayPath } from './predict.js';
 import { parseStrict, toNumber } from './args.js';
@@ -43,22 +44,6 @@ export function splitOption(value: string | undefined): EvaluationSplit {
   return split;
 }
 
-/**
- * Scans <data> the way the checkpoint's training run did (its validPct and seed unless given), so
- * that the 'valid' split of an auto-split dataset is the one training held out; also returns the
- * checkpoint's class names.
- */
-export async function scanForCheckpoint(checkpoint: string, data: string, overrides: { validPct?: number; seed?: number }):
-  Promise<{ dataset: Dataset; classNames: string[] }> {
-  const { loadCheckpoint } = await import('../model/checkpoint.js');
-  const { scanDataset } = await import('../data/scan.js');
-  const { training, spec } = await loadCheckpoint(checkpoint);
-  const config = training?.config ?? {};
-  const validPct = overrides.validPct ?? (typeof config.validPct === 'number' ? config.validPct : undefined);
-  const seed = overrides.seed ?? (typeof config.seed === 'number' ? config.seed : undefined);
-  return { dataset: await scanDataset(data, { validPct, seed }), classNames: spec.classNames };
-}
-
 /** The evaluation as text: header, classification report, confusion matrix, AUCs, top losses, skipped files. */
 export function formatEvaluation(evaluation: Evaluation, context: { data: string; split: EvaluationSplit; topLosses: number }): string {
   const { classNames, metrics } = evaluation;
@@ -81,7 +66,7 @@ export function formatEvaluation(evaluation: Evaluation, context: { data: string
     const ap = curves.precisionRecall ? `average precision ${curves.precisionRecall.averagePrecision.toFixed(3)}` : 'average precision n/a (class absent)';
     lines.push(`  ${curves.className.padEnd(width)}  ${roc}  ${ap}`);
   }
-  const wrong = evaluation.images.filter((image) => image.predicted !== image.actual).sort((a, b) => b.loss - a.loss);
+  const wrong = topLosses(evaluation.images);
   if (context.topLosses > 0) {
     lines.push('', wrong.length === 0 ? 'No misclassified image.' : `Misclassified (${wrong.length}), highest loss first:`);
     for (const image of wrong.slice(0, context.topLosses)) {

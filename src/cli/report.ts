@@ -4,7 +4,8 @@ import { parseArgs } from 'node:util';
 import { usageError } from '../errors.js';
 import type { EngineChoice } from '../model/engine.js';
 import type { HistoryPoint } from '../plots/history-figures.js';
-import { scanForCheckpoint, splitOption } from './eval.js';
+import { splitOption } from './eval.js';
+import { scanForCheckpoint } from '../eval/checkpoint-split.js';
 import { parseStrict, toNumber } from './args.js';
 
 const HELP = `Usage: imgcls report <checkpoint> <data> -o <report.html> [options]

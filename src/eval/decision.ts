@@ -1,4 +1,5 @@
 import { usageError } from '../errors.js';
+import { rankPredictions } from '../model/classifier.js';
 import type { ModelSpec } from '../model/types.js';
 
 /** Picks a class index from one image's probabilities. */
@@ -11,27 +12,22 @@ export type DecisionRule = (probabilities: ArrayLike<number>, offset?: number) =
  */
 export function createDecisionRule(classNames: readonly string[], threshold?: ModelSpec['threshold']): DecisionRule {
   const numClasses = classNames.length;
-  if (!threshold) return (probabilities, offset = 0) => argmax(probabilities, offset, numClasses, -1);
-  const chosen = classNames.indexOf(threshold.className);
-  if (chosen < 0) {
-    throw usageError(
-      `the threshold's class "${threshold.className}" is not one of the classes: ${classNames.join(', ')}`,
-      'Choose a class of the checkpoint with --class.',
-    );
+  if (threshold) {
+    if (!classNames.includes(threshold.className)) {
+      throw usageError(
+        `the threshold's class "${threshold.className}" is not one of the classes: ${classNames.join(', ')}`,
+        'Choose a class of the checkpoint with --class.',
+      );
+    }
+    if (!(threshold.value >= 0 && threshold.value <= 1)) {
+      throw usageError(`the threshold must be a probability in [0, 1]. Received: ${threshold.value}`);
+    }
   }
-  if (!(threshold.value >= 0 && threshold.value <= 1)) {
-    throw usageError(`the threshold must be a probability in [0, 1]. Received: ${threshold.value}`);
-  }
-  return (probabilities, offset = 0) =>
-    probabilities[offset + chosen] >= threshold.value ? chosen : argmax(probabilities, offset, numClasses, chosen);
-}
-
-/** The index (relative to offset) of the largest of numClasses values, skipping `excluded`; first wins ties. */
-function argmax(values: ArrayLike<number>, offset: number, numClasses: number, excluded: number): number {
-  let best = -1;
-  for (let c = 0; c < numClasses; c++) {
-    if (c === excluded) continue;
-    if (best < 0 || values[offset + c] > values[offset + best]) best = c;
-  }
-  return best < 0 ? excluded : best;
+  const spec = { classNames: [...classNames], threshold };
+  const indexOf = new Map(classNames.map((className, index) => [className, index]));
+  // classify()'s own ranking picks the class, so evaluation and prediction cannot disagree
+  return (probabilities, offset = 0) => {
+    const row = Array.from({ length: numClasses }, (_, c) => probabilities[offset + c]);
+    return indexOf.get(rankPredictions(row, spec, 1)[0].className)!;
+  };
 }

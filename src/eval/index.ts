@@ -5,3 +5,4 @@ export * from './report-text.js';
 export * from './decision.js';
 export * from './top-losses.js';
 export * from './evaluate.js';
+export * from './checkpoint-split.js';

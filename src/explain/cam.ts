@@ -42,26 +42,15 @@ export function classActivationMap(
   return map;
 }
 
-/** Softmax probabilities of the head applied to the global average of one image's NHWC feature map. */
-export function headProbabilities(featureMap: Float32Array, mapSize: number, channels: number, head: DenseHead): Float32Array {
+/** The global average of one image's NHWC feature map: the pooled features the dense head classifies (channels values). */
+export function poolFeatureMap(featureMap: Float32Array, mapSize: number, channels: number): Float32Array {
   const cells = mapSize * mapSize;
-  const pooled = new Float64Array(channels);
+  const sums = new Float64Array(channels);
   for (let cell = 0; cell < cells; cell++) {
     const offset = cell * channels;
-    for (let c = 0; c < channels; c++) pooled[c] += featureMap[offset + c];
+    for (let c = 0; c < channels; c++) sums[c] += featureMap[offset + c];
   }
-  const logits = new Float64Array(head.numClasses);
-  for (let k = 0; k < head.numClasses; k++) logits[k] = head.bias[k];
-  for (let c = 0; c < channels; c++) {
-    const feature = pooled[c] / cells;
-    for (let k = 0; k < head.numClasses; k++) logits[k] += feature * head.kernel[c * head.numClasses + k];
-  }
-  const top = Math.max(...logits);
-  let total = 0;
-  const probabilities = new Float32Array(head.numClasses);
-  for (let k = 0; k < head.numClasses; k++) total += Math.exp(logits[k] - top);
-  for (let k = 0; k < head.numClasses; k++) probabilities[k] = Math.exp(logits[k] - top) / total;
-  return probabilities;
+  return Float32Array.from(sums, (sum) => sum / cells);
 }
 
 /** Bilinear resampling of a mapSize × mapSize map to width × height, cell centres at pixel centres (edges clamped). */

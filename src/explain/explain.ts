@@ -5,7 +5,8 @@ import { loadImage, resolvePreprocessing } from '../data/preprocess.js';
 import type { Preprocessing } from '../data/types.js';
 import type { Classifier } from '../model/types.js';
 import { rankPredictions } from '../model/classifier.js';
-import { classActivationMap, headProbabilities } from './cam.js';
+import { classActivationMap, poolFeatureMap } from './cam.js';
+import { headProbabilities } from '../model/dense-head.js';
 
 /** A rectangle in image pixels. */
 export interface PixelRegion {
@@ -72,7 +73,7 @@ export async function explain(classifier: Classifier, file: string, options: Exp
     throw new ImgclsError(`the feature map has ${featureMap.length} values, not a square map of ${channels} channels`,
       'INTERNAL', file, 'The backbone engine and the head disagree; report this with the checkpoint used.');
   }
-  const probabilities = Array.from(headProbabilities(featureMap, mapSize, channels, head));
+  const probabilities = Array.from(headProbabilities(head, poolFeatureMap(featureMap, mapSize, channels), 1));
   // the predicted class follows classify()'s rule, spec.threshold included
   const predictedIndex = spec.classNames.indexOf(rankPredictions(probabilities, spec, 1)[0].className);
   const classIndex = requested === undefined ? predictedIndex : spec.classNames.indexOf(requested);

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/backend.js';
 import { isImgclsError } from '../../src/errors.js';
-import { classActivationMap, headProbabilities, upsampleMap } from '../../src/explain/cam.js';
+import { classActivationMap, poolFeatureMap, upsampleMap } from '../../src/explain/cam.js';
+import { headProbabilities } from '../../src/model/dense-head.js';
 import { colormapTable, JET_STOPS, plotlyColorscale } from '../../src/explain/colormap.js';
 import { inputRegion } from '../../src/explain/explain.js';
 import type { DenseHead } from '../../src/model/types.js';
@@ -71,14 +72,14 @@ describe('classActivationMap', () => {
 });
 
 describe('explain helpers', () => {
-  it('headProbabilities pools the map and applies the head like the classifier does', () => {
+  it('poolFeatureMap + the model\'s headProbabilities pool the map and apply the head like the classifier does', () => {
     const head = randomHead(5, 3, 3);
     const random = seededRandom(5);
     const featureMap = Float32Array.from({ length: 3 * 3 * 5 }, () => random());
     const pooled = new Float32Array(5);
     for (let cell = 0; cell < 9; cell++) for (let c = 0; c < 5; c++) pooled[c] += featureMap[cell * 5 + c] / 9;
     const expected = applyHead(pooled, head);
-    const actual = headProbabilities(featureMap, 3, 5, head);
+    const actual = headProbabilities(head, poolFeatureMap(featureMap, 3, 5), 1);
     actual.forEach((p, i) => assert.ok(Math.abs(p - expected[i]) < 1e-6));
   });
 
