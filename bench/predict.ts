@@ -7,7 +7,12 @@
 //   npm run bench:predict -- --skip-peer --batch-size 64 --engine onnxruntime
 //
 // Every run is a child process timed from spawn to exit (process start and model load included) with
-// its peak RSS from /usr/bin/time (%M). Images: 640×480 JPEGs, seeded gradients and shapes, written
+// its peak RSS from /usr/bin/time (%M). The same run measures the stages alone, in this process,
+// interleaved (decode-only: streamBatches with predict's defaults; inference-only: the ONNX engine on
+// fixed b16 batches, with and without spinning, the better counts) and prints the combined bound
+// 1 / (1/decode + 1/inference) (both stages share the cores) and imgcls' share of it. Head-mode
+// training runs on a 2,000-image dataset made of the same images (hard links), timed with its
+// feature phase, beside imgcls predict over the same folder. Images: 640×480 JPEGs, seeded gradients and shapes, written
 // once into $TMPDIR/imgcls-bench-predict/ (first/ holds the milestone's images, rest/ the others) and
 // reused. The checkpoint is a fixed 2-class head on the pretrained backbone (no training needed).
 // Timings mean something only on an idle machine.
@@ -18,7 +23,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
+import { streamBatches } from '../src/data/stream.js';
 import { DEFAULT_PREPROCESSING } from '../src/data/types.js';
+import { createOnnxEngine } from '../src/model/onnx/ort-engine.js';
+import { expandInputs } from '../src/predict/inputs.js';
 import { writeCheckpoint } from '../src/model/checkpoint.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -35,6 +43,8 @@ interface TimedRun {
   peakRssMb: number;
   code: number | null;
   stderrTail: string;
+  /** Everything the child printed on stdout, when asked for (the train run's JSON). */
+  stdout?: string;
 }
 
 /** Writes images first/img-00000.jpg … (milestone) and rest/img-…jpg (the others), 640×480, reusing existing files. */
@@ -69,8 +79,8 @@ async function generateImages(dir: string, count: number, milestone: number): Pr
   await Promise.all(Array.from({ length: 4 }, work));
 }
 
-/** Runs a command under /usr/bin/time, counting stdout lines as they stream (nothing is kept). */
-function runTimed(name: string, images: number, command: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<TimedRun> {
+/** Runs a command under /usr/bin/time, counting stdout lines as they stream (kept only with keepStdout). */
+function runTimed(name: string, images: number, command: string, args: string[], env: NodeJS.ProcessEnv = {}, keepStdout = false): Promise<TimedRun> {
   return new Promise((resolve) => {
     const started = performance.now();
     const child = spawn('/usr/bin/time', ['-f', 'imgcls-bench-maxrss-kb=%M', command, ...args], {
@@ -80,8 +90,10 @@ function runTimed(name: string, images: number, command: string, args: string[],
     });
     let rows = -1; // the CSV header is not a row
     let stderr = '';
+    let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => {
       for (const byte of chunk) if (byte === 0x0a) rows++;
+      if (keepStdout) stdout += chunk.toString();
     });
     child.stderr.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString()).slice(-4000);
@@ -89,19 +101,87 @@ function runTimed(name: string, images: number, command: string, args: string[],
     child.on('close', (code) => {
       const seconds = (performance.now() - started) / 1000;
       const rss = Number(/imgcls-bench-maxrss-kb=(\d+)/.exec(stderr)?.[1] ?? NaN);
-      resolve({ name, images, seconds, rows, peakRssMb: rss / 1024, code, stderrTail: stderr.slice(-1500) });
+      resolve({ name, images, seconds, rows, peakRssMb: rss / 1024, code, stderrTail: stderr.slice(-1500), ...(keepStdout ? { stdout } : {}) });
     });
   });
 }
+
+/** Stage throughputs measured alone in this process; the bound is what decode ∥ inference can reach on shared cores. */
+interface StageRates {
+  decode: number;
+  inference: number;
+  inferenceSpinning: number;
+  inferenceQuiet: number;
+  /** 1 / (1/decode + 1/inference), img/s. */
+  bound: number;
+}
+
+/** The in-run rate a predict child reports on stderr ("in 9.8 s (102.0 files/s)"): classification without start-up and model load. */
+function reportedRate(run: TimedRun): number {
+  return Number(/\(([\d.]+) files\/s\)/.exec(run.stderrTail)?.[1] ?? NaN);
+}
+
+/**
+ * Decode-only and inference-only throughput, interleaved `rounds` times; the best round of each counts
+ * (the least disturbed one), so the bound is as high as this machine allows.
+ */
+async function measureStages(files: string[], rounds: number, batchSize: number): Promise<StageRates> {
+  const size = DEFAULT_PREPROCESSING.inputSize;
+  const data = Float32Array.from({ length: batchSize * size * size * 3 }, (_, i) => (i % 251) / 255);
+  const batch = { data, count: batchSize, inputSize: size, files: [], labels: [], skipped: [] };
+  const engines = { quiet: await createOnnxEngine({ spinning: false }), spinning: await createOnnxEngine({ spinning: true }) };
+  const inferenceImages = Math.max(batchSize, Math.min(files.length, 320) - (Math.min(files.length, 320) % batchSize));
+  const rate = async (images: number, job: () => Promise<void>): Promise<number> => {
+    const started = performance.now();
+    await job();
+    return (images * 1000) / (performance.now() - started);
+  };
+  const decode = () => rate(files.length, async () => {
+    for await (const decoded of streamBatches(files, { batchSize })) if (decoded.skipped.length > 0) throw new Error(`cannot decode ${decoded.skipped[0].file}`);
+  });
+  const infer = (engine: typeof engines.quiet) => rate(inferenceImages, async () => {
+    for (let done = 0; done < inferenceImages; done += batchSize) await engine.run(batch);
+  });
+  const best = { decode: 0, inferenceQuiet: 0, inferenceSpinning: 0 };
+  try {
+    await infer(engines.quiet); // warm-up: first runs allocate
+    await infer(engines.spinning);
+    for (let round = 0; round < rounds; round++) {
+      best.decode = Math.max(best.decode, await decode());
+      best.inferenceQuiet = Math.max(best.inferenceQuiet, await infer(engines.quiet));
+      best.inferenceSpinning = Math.max(best.inferenceSpinning, await infer(engines.spinning));
+    }
+  } finally {
+    await engines.quiet.dispose();
+    await engines.spinning.dispose();
+  }
+  const inference = Math.max(best.inferenceQuiet, best.inferenceSpinning);
+  return { ...best, inference, bound: 1 / (1 / best.decode + 1 / inference) };
+}
+
+/** A dataset folder of two classes made of hard links to `files` (first half a/, second half b/), rebuilt each run. */
+async function linkDataset(dir: string, files: string[]): Promise<void> {
+  await fs.rm(dir, { recursive: true, force: true });
+  for (const className of ['a', 'b']) await fs.mkdir(path.join(dir, className), { recursive: true });
+  const half = Math.ceil(files.length / 2);
+  await Promise.all(files.map((file, i) => fs.link(file, path.join(dir, i < half ? 'a' : 'b', path.basename(file)))
+    .catch(() => fs.copyFile(file, path.join(dir, i < half ? 'a' : 'b', path.basename(file))))));
+}
+
+const fmt = (value: number, digits = 1): string => (Number.isFinite(value) ? value.toFixed(digits) : '–');
+const verdict = (ok: boolean): string => (ok ? 'ok' : 'NOT MET');
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       images: { type: 'string', default: '10000' },
       milestone: { type: 'string', default: '1000' },
+      'train-images': { type: 'string', default: '2000' },
       'batch-size': { type: 'string', default: '16' },
       engine: { type: 'string', default: 'auto' },
       'skip-peer': { type: 'boolean', default: false },
+      'skip-train': { type: 'boolean', default: false },
+      'stage-rounds': { type: 'string', default: '3' },
       'peer-workers': { type: 'string', default: '1' },
       dir: { type: 'string', default: path.join(os.tmpdir(), 'imgcls-bench-predict') },
       json: { type: 'string' },
@@ -109,12 +189,15 @@ async function main(): Promise<void> {
   });
   const total = Number(values.images);
   const milestone = Math.min(Number(values.milestone), total);
-  if (!(Number.isInteger(total) && total > 0 && Number.isInteger(milestone) && milestone > 0)) {
-    throw new Error(`--images and --milestone must be positive integers. Received: ${values.images}, ${values.milestone}`);
+  const trainImages = Math.min(Number(values['train-images']), total);
+  const batchSize = Number(values['batch-size']);
+  if (![total, milestone, trainImages, batchSize, Number(values['stage-rounds'])].every((n) => Number.isInteger(n) && n > 0)) {
+    throw new Error('--images, --milestone, --train-images, --batch-size and --stage-rounds must be positive integers');
   }
   const cores = os.availableParallelism();
-  process.stdout.write(`bench:predict  images=${total} milestone=${milestone} batch=${values['batch-size']} engine=${values.engine} ` +
-    `cores=${cores} node ${process.version} load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
+  const load = () => os.loadavg().map((l) => l.toFixed(1)).join(' ');
+  process.stdout.write(`bench:predict  images=${total} milestone=${milestone} train-images=${trainImages} batch=${batchSize} engine=${values.engine} ` +
+    `cores=${cores} node ${process.version} load ${load()}\n`);
 
   // the images: first/ = the milestone's, first/ + rest/ = all (a folder of exactly `total` images)
   const imagesDir = path.join(values.dir, `images-${total}-${milestone}`);
@@ -131,43 +214,112 @@ async function main(): Promise<void> {
     weights: { 'head/kernel': { shape: [1280, 2], data: kernel }, 'head/bias': { shape: [2], data: new Float32Array(2) } },
   });
 
+  // 1. the stages alone, in this process: the bound
+  const allFiles = await expandInputs(imagesDir);
+  const stages = await measureStages(allFiles.slice(0, milestone), Number(values['stage-rounds']), batchSize);
+  process.stdout.write(`\nstages alone (best of ${values['stage-rounds']} interleaved rounds, load ${load()}):\n` +
+    `  decode only (streamBatches, predict's defaults)   ${fmt(stages.decode).padStart(7)} img/s over ${milestone} images\n` +
+    `  inference only (ONNX Runtime b${batchSize}, no spinning) ${fmt(stages.inferenceQuiet).padStart(7)} img/s\n` +
+    `  inference only (ONNX Runtime b${batchSize}, spinning)    ${fmt(stages.inferenceSpinning).padStart(7)} img/s\n` +
+    `  bound 1/(1/decode + 1/inference)                  ${fmt(stages.bound).padStart(7)} img/s\n`);
+
+  // 2. the timed child runs; to add a row, push another entry (each row: a name, its image count, a command)
   const bin = path.join(REPO_ROOT, 'bin', 'imgcls.js');
+  const predictArgs = (folder: string, extra: string[] = []) =>
+    [bin, 'predict', checkpoint, folder, '--csv', '--batch-size', String(batchSize), '--engine', values.engine, ...extra];
+  const peerArgs = (folder: string) => [path.join(REPO_ROOT, 'bench', 'peer_torch_predict.py'), '--dir', folder, '--batch-size', String(batchSize),
+    '--threads', String(cores), '--workers', values['peer-workers']];
+  interface RowSpec { name: string; images: number; run: () => Promise<TimedRun> }
+  const rows: RowSpec[] = [];
+  const targets: [number, string][] = milestone < total ? [[milestone, path.join(imagesDir, 'first')], [total, imagesDir]] : [[total, imagesDir]];
+  for (const [images, folder] of targets) {
+    rows.push({ name: 'imgcls predict', images, run: () => runTimed('imgcls predict', images, process.execPath, predictArgs(folder)) });
+    if (!values['skip-peer']) rows.push({ name: 'pytorch peer', images, run: () => runTimed('pytorch peer', images, PYTHON, peerArgs(folder), TORCH_MALLOC_ENV) });
+  }
+  // A/B in the same run: ONNX Runtime's own default (intra-op threads spin) against imgcls' default (they sleep)
+  const [abImages, abFolder] = targets[0];
+  rows.splice(1, 0, { name: 'predict spinning', images: abImages,
+    run: () => runTimed('predict spinning', abImages, process.execPath, predictArgs(abFolder), { IMGCLS_ORT_SPINNING: '1' }) });
+  const trainDir = path.join(values.dir, `train-${trainImages}`);
+  const trainOut = path.join(values.dir, 'train-run');
+  if (!values['skip-train']) {
+    await linkDataset(trainDir, allFiles.slice(0, trainImages));
+    rows.push({ name: 'imgcls predict', images: trainImages, run: () => runTimed('imgcls predict', trainImages, process.execPath, predictArgs(trainDir)) });
+    rows.push({
+      name: 'imgcls train head',
+      images: trainImages,
+      run: async () => {
+        await fs.rm(trainOut, { recursive: true, force: true }); // a cold feature cache: every feature is computed
+        return runTimed('imgcls train head', trainImages, process.execPath,
+          [bin, 'train', trainDir, '--mode', 'head', '--epochs', '3', '--json', '--out', path.join(trainOut, 'run'), '--cache-dir', path.join(trainOut, 'cache'), '--engine', values.engine],
+          {}, true);
+      },
+    });
+  }
   const runs: TimedRun[] = [];
-  const targets: [number, string][] = [[milestone, path.join(imagesDir, 'first')], [total, imagesDir]];
-  for (const [images, folder] of milestone < total ? targets : targets.slice(1)) {
-    const run = await runTimed(`imgcls predict`, images, process.execPath,
-      [bin, 'predict', checkpoint, folder, '--csv', '--batch-size', values['batch-size'], '--engine', values.engine]);
-    runs.push(run);
-    if (!values['skip-peer']) {
-      runs.push(await runTimed('pytorch peer', images, PYTHON,
-        [path.join(REPO_ROOT, 'bench', 'peer_torch_predict.py'), '--dir', folder, '--batch-size', values['batch-size'],
-          '--threads', String(cores), '--workers', values['peer-workers']], TORCH_MALLOC_ENV));
-    }
+  for (const row of rows) {
+    process.stdout.write(`running ${row.name} over ${row.images} images (load ${load()})\n`);
+    runs.push(await row.run());
   }
 
-  process.stdout.write(`\n${'run'.padEnd(16)} ${'images'.padStart(7)} ${'rows'.padStart(7)} ${'seconds'.padStart(8)} ${'img/s'.padStart(7)} ${'peak RSS MB'.padStart(12)}  exit\n`);
+  process.stdout.write(`\n${'run'.padEnd(18)} ${'images'.padStart(7)} ${'rows'.padStart(7)} ${'seconds'.padStart(8)} ${'img/s'.padStart(7)} ${'in-run'.padStart(7)} ${'peak RSS MB'.padStart(12)}  exit\n`);
   for (const run of runs) {
-    process.stdout.write(`${run.name.padEnd(16)} ${String(run.images).padStart(7)} ${String(run.rows).padStart(7)} ${run.seconds.toFixed(1).padStart(8)} ` +
-      `${(run.images / run.seconds).toFixed(1).padStart(7)} ${run.peakRssMb.toFixed(0).padStart(12)}  ${run.code}\n`);
-    if (run.code !== 0 || run.rows !== run.images) process.stdout.write(`  ! ${run.name} over ${run.images}: exit ${run.code}, ${run.rows} rows\n${run.stderrTail}\n`);
+    const isTrain = run.name.startsWith('imgcls train');
+    process.stdout.write(`${run.name.padEnd(18)} ${String(run.images).padStart(7)} ${String(isTrain ? '' : run.rows).padStart(7)} ${run.seconds.toFixed(1).padStart(8)} ` +
+      `${(run.images / run.seconds).toFixed(1).padStart(7)} ${fmt(reportedRate(run)).padStart(7)} ${run.peakRssMb.toFixed(0).padStart(12)}  ${run.code}\n`);
+    if (run.code !== 0 || (!isTrain && run.rows !== run.images)) process.stdout.write(`  ! ${run.name} over ${run.images}: exit ${run.code}, ${run.rows} rows\n${run.stderrTail}\n`);
   }
+  process.stdout.write('(img/s: wall clock from spawn to exit; in-run: what imgcls predict reports after loading the model)\n\n');
+
+  // 3. the figures the issue asks for
   const pick = (name: string, images: number) => runs.find((run) => run.name === name && run.images === images);
   for (const name of ['imgcls predict', 'pytorch peer']) {
     const small = pick(name, milestone);
     const large = pick(name, total);
     if (small && large && small !== large) {
       const marginal = (total - milestone) / (large.seconds - small.seconds);
+      const ratio = large.peakRssMb / small.peakRssMb;
       process.stdout.write(`${name}: marginal ${marginal.toFixed(1)} img/s without start-up; peak RSS ${small.peakRssMb.toFixed(0)} MB at ${milestone} → ` +
-        `${large.peakRssMb.toFixed(0)} MB at ${total} (${(large.peakRssMb / small.peakRssMb).toFixed(2)}×)\n`);
+        `${large.peakRssMb.toFixed(0)} MB at ${total} (${ratio.toFixed(2)}×${name === 'imgcls predict' ? `, goal ≤ 1.1×: ${verdict(ratio <= 1.1)}` : ''})\n`);
     }
+  }
+  const spinningRun = pick('predict spinning', abImages);
+  const quietRun = pick('imgcls predict', abImages);
+  if (spinningRun && quietRun) {
+    process.stdout.write(`A/B at ${abImages} images: ORT threads sleeping (default) ${fmt(reportedRate(quietRun))} img/s in-run vs spinning ${fmt(reportedRate(spinningRun))} ` +
+      `(${fmt(reportedRate(quietRun) / reportedRate(spinningRun), 2)}×)\n`);
   }
   const ours = pick('imgcls predict', total);
   const peer = pick('pytorch peer', total);
-  if (ours && peer) {
-    process.stdout.write(`ratio at ${total} images: imgcls ${(ours.images / ours.seconds).toFixed(1)} img/s vs PyTorch ${(peer.images / peer.seconds).toFixed(1)} img/s ` +
-      `= ${(peer.seconds / ours.seconds).toFixed(2)}× (goal: imgcls ≥ 100 img/s end to end)\n`);
+  const oursRate = ours ? ours.images / ours.seconds : NaN;
+  if (ours) {
+    process.stdout.write(`imgcls predict at ${total} images: ${fmt(oursRate)} img/s wall (goal ≥ 100: ${verdict(oursRate >= 100)}); ` +
+      `${fmt(oursRate / stages.bound, 2)} of the bound ${fmt(stages.bound)} img/s (goal ≥ 0.9: ${verdict(oursRate / stages.bound >= 0.9)}); ` +
+      `in-run ${fmt(reportedRate(ours))} img/s = ${fmt(reportedRate(ours) / stages.bound, 2)} of the bound\n`);
   }
-  if (values.json) await fs.writeFile(values.json, JSON.stringify({ runs, cores, loadAverage: os.loadavg() }, null, 2));
+  if (ours && peer) {
+    process.stdout.write(`ratio at ${total} images: imgcls ${fmt(oursRate)} img/s vs PyTorch ${fmt(peer.images / peer.seconds)} img/s = ${(peer.seconds / ours.seconds).toFixed(2)}×\n`);
+  }
+  const train = runs.find((run) => run.name === 'imgcls train head');
+  const predictSame = pick('imgcls predict', trainImages);
+  let trainFigures: Record<string, unknown> | undefined;
+  if (train && predictSame) {
+    try {
+      const result = JSON.parse(train.stdout ?? '') as { timings: { featuresMs: number; trainMs: number; totalMs: number }; cache: { computed: number }; skipped?: unknown[] };
+      const featureRate = (result.cache.computed * 1000) / result.timings.featuresMs;
+      const predictRate = reportedRate(predictSame);
+      trainFigures = { ...result.timings, computed: result.cache.computed, featureRate, predictRate, wallSeconds: train.seconds };
+      process.stdout.write(`head-mode training on ${trainImages} images (3 epochs, cold feature cache): ${train.seconds.toFixed(1)} s wall, ` +
+        `feature phase ${(result.timings.featuresMs / 1000).toFixed(1)} s for ${result.cache.computed} features = ${fmt(featureRate)} img/s (engine start included), ` +
+        `training ${(result.timings.trainMs / 1000).toFixed(2)} s\n` +
+        `  vs imgcls predict over the same ${trainImages} images: ${fmt(predictRate)} img/s in-run → features at ${fmt(featureRate / predictRate, 2)}× ` +
+        `(goal ≥ 0.9: ${verdict(featureRate / predictRate >= 0.9)}); ${fmt(featureRate / stages.bound, 2)} of the bound\n`);
+    } catch (err) {
+      process.stdout.write(`  ! cannot read the train run's JSON (${err instanceof Error ? err.message : String(err)})\n${train.stderrTail}\n`);
+    }
+  }
+  process.stdout.write(`load at the end ${load()} (figures mean something only on an idle machine)\n`);
+  if (values.json) await fs.writeFile(values.json, JSON.stringify({ stages, runs: runs.map(({ stdout, ...run }) => run), train: trainFigures, cores, loadAverage: os.loadavg() }, null, 2));
 }
 
 await main();
