@@ -6,4 +6,4 @@ export * from './checkpoint.js';
 export * from './classifier.js';
 export { estimateTrainingMs } from './estimate.js';
 export { featureKey, BACKBONE_ID } from './features.js';
-export { headProbabilities } from './head.js';
+export { headLogits, headProbabilities } from './head.js';
