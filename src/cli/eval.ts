@@ -63,7 +63,7 @@ export function splitOption(value: string | undefined): EvaluationSplit {
  */
 export async function scanForCheckpoint(checkpoint: string, data: string, overrides: { validPct?: number; seed?: number }):
   Promise<{ dataset: Dataset; classNames: string[] }> {
-  const { loadCheckpoint } = await import('../train/checkpoint.js');
+  const { loadCheckpoint } = await import('../model/checkpoint.js');
   const { scanDataset } = await import('../data/scan.js');
   const { training, spec } = await loadCheckpoint(checkpoint);
   const config = training?.config ?? {};
@@ -162,7 +162,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   if (className !== undefined && !classNames.includes(className)) {
     throw usageError(`unknown class "${className}". Classes: ${classNames.join(', ')}`);
   }
-  const { loadClassifier } = await import('../train/classifier.js');
+  const { loadClassifier } = await import('../model/classifier.js');
   const { evaluate, chooseThreshold } = await import('../eval/evaluate.js');
   const classifier = await loadClassifier(checkpoint, { engine: values.engine as EngineChoice | undefined });
   let evaluation: Evaluation;
@@ -177,7 +177,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   if (targetRecall !== undefined && className !== undefined) {
     choice = chooseThreshold(evaluation, className, targetRecall);
     if (values['save-threshold']) {
-      const { updateCheckpointSpec } = await import('../train/checkpoint.js');
+      const { updateCheckpointSpec } = await import('../model/checkpoint.js');
       await updateCheckpointSpec(checkpoint, { threshold: { className, value: choice.threshold, targetRecall } });
       saved = true;
     }

@@ -153,7 +153,7 @@ export async function predictCommand(argv: string[]): Promise<number> {
   const topK = positiveInteger('top-k', values['top-k']);
   const engine = values.engine as EngineChoice | undefined;
 
-  const { loadClassifier } = await import('../train/classifier.js');
+  const { loadClassifier } = await import('../model/classifier.js');
   const { predict } = await import('../predict/predict.js');
   const classifier: Classifier = await loadClassifier(checkpoint, { engine });
   const abort = new AbortController();

@@ -81,7 +81,7 @@ export async function reportCommand(argv: string[]): Promise<number> {
     history = await readHistory(historyFile);
   }
 
-  const { loadClassifier } = await import('../train/classifier.js');
+  const { loadClassifier } = await import('../model/classifier.js');
   const { evaluate } = await import('../eval/evaluate.js');
   const { topLosses } = await import('../eval/top-losses.js');
   const { renderHtmlReport, reportThumbnails } = await import('../plots/index.js');
@@ -116,7 +116,7 @@ export async function reportCommand(argv: string[]): Promise<number> {
   } finally {
     await classifier.dispose();
   }
-  const { writeFileAtomic } = await import('../train/atomic.js');
+  const { writeFileAtomic } = await import('../util/atomic.js');
   await fs.mkdir(path.dirname(path.resolve(out)), { recursive: true });
   await writeFileAtomic(out, html);
   process.stdout.write(`wrote ${out} (${(Buffer.byteLength(html) / 1e6).toFixed(1)} MB${history ? `, history ${historyFile}` : ''})\n`);

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
-import { initBackend } from '../backend.js';
+import { initBackend } from '../backend/backend.js';
 import { usageError } from '../errors.js';
 import type { ImageBatch } from '../data/types.js';
 import { loadImage } from '../data/preprocess.js';

@@ -1,7 +1,7 @@
 import { ImgclsError, usageError } from '../errors.js';
 import { streamBatches } from '../data/stream.js';
 import type { Classifier, Prediction } from '../model/types.js';
-import { rankPredictions } from '../train/classifier.js';
+import { rankPredictions } from '../model/classifier.js';
 import { expandInputs } from './inputs.js';
 
 /** The classification of one file: softmax probabilities, never logits. */
