@@ -4,8 +4,8 @@
 // cell as a stderr stream, not as an error output). Used by `npm run notebook:execute` and by
 // test/notebook/notebook.test.ts.
 //
-// Usage: node scripts/notebook-execute.mjs [--quick] [--timeout SECONDS] [INPUT [OUTPUT]]
-//   INPUT   default notebooks/image-classification.ipynb
+// Usage: node scripts/notebook-execute.mjs [--quick] [--lang en|zh-CN] [--timeout SECONDS] [INPUT [OUTPUT]]
+//   INPUT   default the lesson in --lang (default en): notebooks/image-classification[.zh-CN].ipynb
 //   OUTPUT  default INPUT with .executed.ipynb (git-ignored); written only when every cell passed
 //   --quick sets IMGCLS_QUICK=1: the generated sample and few epochs (what the tests run)
 import { spawn } from 'node:child_process';
@@ -20,6 +20,12 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 
 /** The lesson notebook. */
 export const LESSON_NOTEBOOK = path.join(REPO_ROOT, 'notebooks', 'image-classification.ipynb');
+
+/** The lesson notebook of each language (built from one source by scripts/notebook-build.mjs). */
+export const LESSON_NOTEBOOKS = Object.freeze({
+  en: LESSON_NOTEBOOK,
+  'zh-CN': path.join(REPO_ROOT, 'notebooks', 'image-classification.zh-CN.ipynb'),
+});
 
 /** Debian's Jupyter (the pyenv python3 on PATH has no Jupyter); IMGCLS_JUPYTER overrides it. */
 export const JUPYTER = process.env.IMGCLS_JUPYTER ?? '/usr/bin/jupyter';
@@ -155,13 +161,22 @@ async function main(argv) {
     args: argv,
     strict: true,
     allowPositionals: true,
-    options: { quick: { type: 'boolean', default: false }, timeout: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      quick: { type: 'boolean', default: false },
+      lang: { type: 'string', default: 'en' },
+      timeout: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   if (values.help || positionals.length > 2) {
-    console.log('Usage: node scripts/notebook-execute.mjs [--quick] [--timeout SECONDS] [INPUT [OUTPUT]]');
+    console.log('Usage: node scripts/notebook-execute.mjs [--quick] [--lang en|zh-CN] [--timeout SECONDS] [INPUT [OUTPUT]]');
     return values.help ? 0 : 2;
   }
-  const input = path.resolve(positionals[0] ?? LESSON_NOTEBOOK);
+  if (!Object.hasOwn(LESSON_NOTEBOOKS, values.lang)) {
+    console.error(`--lang must be one of ${Object.keys(LESSON_NOTEBOOKS).join(', ')}. Received: ${values.lang}`);
+    return 2;
+  }
+  const input = path.resolve(positionals[0] ?? LESSON_NOTEBOOKS[values.lang]);
   const output = path.resolve(positionals[1] ?? input.replace(/\.ipynb$/, '') + '.executed.ipynb');
   const timeoutSeconds = values.timeout === undefined ? undefined : Number(values.timeout);
   if (timeoutSeconds !== undefined && !(timeoutSeconds > 0)) {

@@ -5,7 +5,7 @@ import { DEFAULT_PREPROCESSING, type Normalization, type Preprocessing, type Res
 
 /** The resize modes, each described in one sentence. */
 export const RESIZE_MODES: Readonly<Record<ResizeMode, string>> = Object.freeze({
-  squash: 'Both sides resized to inputSize with bicubic filtering, aspect ratio ignored (the lesson\'s Resize((224, 224))).',
+  squash: 'Both sides resized to inputSize with bicubic filtering, aspect ratio ignored (the geometry of torchvision\'s Resize((224, 224)), whose default filter is bilinear).',
   'center-crop': 'Shorter side resized to inputSize with bicubic filtering, then the centre cropped to a square.',
 });
 

@@ -10,10 +10,18 @@ export interface SampleOptions {
   imagesPerClass?: number;
   /** Seed of every random choice; the same seed writes byte-identical files. Default 42. */
   seed?: number;
+  /**
+   * How many classes, 2 to 4: the first `numClasses` of SAMPLE_ALL_CLASS_NAMES (logo, others, chart,
+   * document). Default 2; the logo and others images are the same whatever the count.
+   */
+  numClasses?: number;
 }
 
-/** The class names of the sample dataset. */
+/** The class names of the default (two-class) sample dataset. */
 export const SAMPLE_CLASS_NAMES: readonly string[] = Object.freeze(['logo', 'others']);
+
+/** Every class the sample can draw, in the order numClasses takes them. */
+export const SAMPLE_ALL_CLASS_NAMES: readonly string[] = Object.freeze(['logo', 'others', 'chart', 'document']);
 
 /** Marker file that tells writeSampleDataset a folder is its own output and may be replaced. */
 const MARKER = '.imgcls-sample';
@@ -137,30 +145,112 @@ function sceneSvg(random: Random, width: number, height: number): string {
   return parts.join('\n');
 }
 
+/** A business chart on a light background: axes, gridlines, and bars or a line series with markers. */
+function chartSvg(random: Random, width: number, height: number): string {
+  const paper = hsl(between(random, 0, 360), between(random, 0, 25), between(random, 90, 98));
+  const left = width * between(random, 0.1, 0.16);
+  const bottom = height * between(random, 0.82, 0.9);
+  const top = height * between(random, 0.12, 0.22);
+  const right = width * between(random, 0.9, 0.96);
+  const parts: string[] = [`<rect width="${width}" height="${height}" fill="${paper}"/>`];
+  // title bar and gridlines
+  parts.push(`<rect x="${left.toFixed(0)}" y="${(top * 0.35).toFixed(0)}" width="${(between(random, 0.3, 0.6) * width).toFixed(0)}" height="${(top * 0.3).toFixed(0)}" rx="3" fill="#333333" opacity="0.8"/>`);
+  for (let g = 0; g <= 4; g++) {
+    const y = bottom - ((bottom - top) * g) / 4;
+    parts.push(`<line x1="${left.toFixed(0)}" y1="${y.toFixed(0)}" x2="${right.toFixed(0)}" y2="${y.toFixed(0)}" stroke="#bbbbbb" stroke-width="1"/>`);
+  }
+  parts.push(`<line x1="${left.toFixed(0)}" y1="${top.toFixed(0)}" x2="${left.toFixed(0)}" y2="${bottom.toFixed(0)}" stroke="#222222" stroke-width="2"/>`);
+  parts.push(`<line x1="${left.toFixed(0)}" y1="${bottom.toFixed(0)}" x2="${right.toFixed(0)}" y2="${bottom.toFixed(0)}" stroke="#222222" stroke-width="2"/>`);
+  const n = Math.floor(between(random, 4, 10));
+  const slot = (right - left) / n;
+  const color = hsl(between(random, 0, 360), between(random, 50, 85), between(random, 35, 55));
+  const values = Array.from({ length: n }, () => between(random, 0.1, 1));
+  if (random() < 0.6) {
+    values.forEach((v, i) => {
+      const h = v * (bottom - top);
+      parts.push(`<rect x="${(left + i * slot + slot * 0.15).toFixed(0)}" y="${(bottom - h).toFixed(0)}" width="${(slot * 0.7).toFixed(0)}" height="${h.toFixed(0)}" fill="${color}"/>`);
+    });
+  } else {
+    const points = values.map((v, i) => `${(left + (i + 0.5) * slot).toFixed(0)},${(bottom - v * (bottom - top)).toFixed(0)}`);
+    parts.push(`<polyline points="${points.join(' ')}" fill="none" stroke="${color}" stroke-width="${(between(random, 2, 5)).toFixed(1)}"/>`);
+    for (const point of points) {
+      const [x, y] = point.split(',');
+      parts.push(`<circle cx="${x}" cy="${y}" r="4" fill="${color}"/>`);
+    }
+  }
+  return parts.join('\n');
+}
+
+/** A page of a document: white paper, a heading, paragraphs of grey text lines, sometimes a table grid. */
+function documentSvg(random: Random, width: number, height: number): string {
+  const margin = width * between(random, 0.08, 0.14);
+  const parts: string[] = [`<rect width="${width}" height="${height}" fill="${hsl(45, between(random, 0, 30), between(random, 94, 99))}"/>`];
+  let y = height * between(random, 0.06, 0.1);
+  parts.push(`<rect x="${margin.toFixed(0)}" y="${y.toFixed(0)}" width="${(between(random, 0.35, 0.7) * width).toFixed(0)}" height="${(height * 0.045).toFixed(0)}" fill="#1a1a1a"/>`);
+  y += height * 0.09;
+  const lineHeight = height * between(random, 0.022, 0.032);
+  while (y < height * 0.92) {
+    if (random() < 0.12) {
+      // a small table
+      const rows = Math.floor(between(random, 2, 5));
+      const columns = Math.floor(between(random, 2, 5));
+      const cellH = lineHeight * 1.6;
+      const tableW = width - 2 * margin;
+      for (let r = 0; r <= rows; r++) parts.push(`<line x1="${margin.toFixed(0)}" y1="${(y + r * cellH).toFixed(0)}" x2="${(margin + tableW).toFixed(0)}" y2="${(y + r * cellH).toFixed(0)}" stroke="#555555" stroke-width="1"/>`);
+      for (let c = 0; c <= columns; c++) parts.push(`<line x1="${(margin + (c * tableW) / columns).toFixed(0)}" y1="${y.toFixed(0)}" x2="${(margin + (c * tableW) / columns).toFixed(0)}" y2="${(y + rows * cellH).toFixed(0)}" stroke="#555555" stroke-width="1"/>`);
+      y += rows * cellH + lineHeight;
+      continue;
+    }
+    // a paragraph: full lines, the last one shorter
+    for (let line = 0, lines = Math.floor(between(random, 2, 6)); line < lines && y < height * 0.92; line++) {
+      const lineWidth = (width - 2 * margin) * (line === lines - 1 ? between(random, 0.3, 0.8) : between(random, 0.92, 1));
+      parts.push(`<rect x="${margin.toFixed(0)}" y="${y.toFixed(0)}" width="${lineWidth.toFixed(0)}" height="${(lineHeight * 0.55).toFixed(0)}" fill="#444444" opacity="${between(random, 0.6, 0.9).toFixed(2)}"/>`);
+      y += lineHeight;
+    }
+    y += lineHeight * 0.8;
+  }
+  return parts.join('\n');
+}
+
+/** The SVG body of one image of a class. */
+const DRAW: Readonly<Record<string, (random: Random, width: number, height: number) => string>> = {
+  logo: posterSvg,
+  others: sceneSvg,
+  chart: chartSvg,
+  document: documentSvg,
+};
+
 /** Renders one sample image as JPEG bytes: SVG drawing, seeded sensor-like noise, a slight blur for scenes. */
 async function renderImage(className: string, random: Random): Promise<Buffer> {
   const width = Math.round(between(random, 224, 400));
   const height = Math.round(between(random, 224, 400));
-  const body = className === 'logo' ? posterSvg(random, width, height) : sceneSvg(random, width, height);
+  const body = DRAW[className](random, width, height);
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${body}</svg>`;
   const { data, info } = await sharp(Buffer.from(svg)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  const amplitude = className === 'logo' ? 6 : 14;
+  const amplitude = className === 'others' ? 14 : 6;
   for (let i = 0; i < data.length; i++) {
     data[i] = Math.max(0, Math.min(255, data[i] + Math.round((random() + random() - 1) * amplitude)));
   }
   let image = sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } });
-  if (className !== 'logo') image = image.blur(0.6);
+  if (className === 'others') image = image.blur(0.6);
   return image.jpeg({ quality: 90 }).toBuffer();
 }
 
 /**
- * Writes a small deterministic synthetic two-class dataset into dir/train/{logo,others} and
- * dir/val/{logo,others} (no file in both): "logo" posters carrying a brand mark at varying positions and
- * sizes, and "others" photo-like outdoor scenes. Replaces an earlier sample in dir; refuses other non-empty folders.
+ * Writes a small deterministic synthetic dataset into dir/train/<class> and dir/val/<class> (no file in
+ * both): "logo" posters carrying a brand mark at varying positions and sizes, "others" photo-like outdoor
+ * scenes, and with numClasses 3–4 also "chart" (bar and line charts) and "document" (pages of text).
+ * Replaces an earlier sample in dir; refuses other non-empty folders.
  */
 export async function writeSampleDataset(dir: string, options: SampleOptions = {}): Promise<{ root: string; classNames: string[] }> {
   const imagesPerClass = options.imagesPerClass ?? 24;
   const seed = options.seed ?? 42;
+  const numClasses = options.numClasses ?? 2;
+  if (!(Number.isInteger(numClasses) && numClasses >= 2 && numClasses <= SAMPLE_ALL_CLASS_NAMES.length)) {
+    throw usageError(`numClasses must be an integer in [2, ${SAMPLE_ALL_CLASS_NAMES.length}]. Received: ${numClasses}`,
+      `The sample draws ${SAMPLE_ALL_CLASS_NAMES.join(', ')}; for other classes use your own folder-per-class dataset.`);
+  }
+  const classNames = SAMPLE_ALL_CLASS_NAMES.slice(0, numClasses);
   if (!(Number.isInteger(imagesPerClass) && imagesPerClass >= 2 && imagesPerClass <= 10000)) {
     throw usageError(`imagesPerClass must be an integer in [2, 10000]. Received: ${imagesPerClass}`);
   }
@@ -179,7 +269,7 @@ export async function writeSampleDataset(dir: string, options: SampleOptions = {
   const staging = `${root}.partial-${process.pid}-${Date.now()}`;
   await fs.rm(staging, { recursive: true, force: true });
   try {
-    for (const [classIndex, className] of SAMPLE_CLASS_NAMES.entries()) {
+    for (const [classIndex, className] of classNames.entries()) {
       // one generator per class and split, so changing one count does not reshuffle the others
       for (const [split, count] of [['train', imagesPerClass], ['val', validCount]] as const) {
         const random = seededRandom((seed * 7919 + classIndex * 104729 + (split === 'train' ? 0 : 15485863)) | 0);
@@ -191,7 +281,7 @@ export async function writeSampleDataset(dir: string, options: SampleOptions = {
         }
       }
     }
-    await fs.writeFile(path.join(staging, MARKER), `imgcls sample dataset, seed ${seed}, ${imagesPerClass} training images per class\n`);
+    await fs.writeFile(path.join(staging, MARKER), `imgcls sample dataset, seed ${seed}, ${numClasses} classes, ${imagesPerClass} training images per class\n`);
     if (existing) await fs.rm(root, { recursive: true, force: true });
     await fs.mkdir(path.dirname(root), { recursive: true });
     await fs.rename(staging, root);
@@ -199,5 +289,5 @@ export async function writeSampleDataset(dir: string, options: SampleOptions = {
     await fs.rm(staging, { recursive: true, force: true });
     throw err;
   }
-  return { root, classNames: [...SAMPLE_CLASS_NAMES] };
+  return { root, classNames: [...classNames] };
 }

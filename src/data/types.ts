@@ -7,7 +7,10 @@ export type Normalization =
 
 /** How an image of any shape becomes inputSize × inputSize. */
 export type ResizeMode =
-  /** Both sides resized to inputSize, aspect ratio ignored (the lesson's transforms.Resize((224, 224))). */
+  /**
+   * Both sides resized to inputSize with bicubic filtering, aspect ratio ignored: the geometry of the lesson's
+   * transforms.Resize((224, 224)), whose default filter is bilinear, so pixels differ slightly.
+   */
   | 'squash'
   /** Shorter side resized to inputSize, then the centre cropped to a square. */
   | 'center-crop';

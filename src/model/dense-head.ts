@@ -12,8 +12,24 @@ export function initHead(inputDim: number, numClasses: number, random: () => num
 
 /** Row-wise softmax probabilities of `count` feature rows through the head ([count × numClasses]). */
 export function headProbabilities(head: DenseHead, features: Float32Array, count: number): Float32Array {
+  const out = new Float32Array(count * head.numClasses);
+  forEachLogitRow(head, features, count, (logits, row) => softmaxInto(logits, out, row * head.numClasses));
+  return out;
+}
+
+/**
+ * The raw scores (logits) of `count` feature rows through the head, before softmax ([count × numClasses]):
+ * any real numbers, negative ones included; headProbabilities is their row-wise softmax.
+ */
+export function headLogits(head: DenseHead, features: Float32Array, count: number): Float32Array {
+  const out = new Float32Array(count * head.numClasses);
+  forEachLogitRow(head, features, count, (logits, row) => out.set(logits, row * head.numClasses));
+  return out;
+}
+
+/** Computes features · kernel + bias row by row, handing each row's logits to `use`. */
+function forEachLogitRow(head: DenseHead, features: Float32Array, count: number, use: (logits: Float64Array, row: number) => void): void {
   const { inputDim, numClasses, kernel, bias } = head;
-  const out = new Float32Array(count * numClasses);
   const logits = new Float64Array(numClasses);
   for (let row = 0; row < count; row++) {
     logits.set(bias);
@@ -24,9 +40,8 @@ export function headProbabilities(head: DenseHead, features: Float32Array, count
       const k = d * numClasses;
       for (let c = 0; c < numClasses; c++) logits[c] += x * kernel[k + c];
     }
-    softmaxInto(logits, out, row * numClasses);
+    use(logits, row);
   }
-  return out;
 }
 
 /** Numerically stable softmax of `logits` written at out[offset…]. */

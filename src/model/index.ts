@@ -7,5 +7,5 @@ export * from './head.js';
 export * from './imagenet.js';
 export * from './checkpoint.js';
 export * from './classifier.js';
-export { headProbabilities } from './dense-head.js';
+export { headLogits, headProbabilities } from './dense-head.js';
 export * from './onnx/index.js';

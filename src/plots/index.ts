@@ -7,3 +7,4 @@ export * from './report-figures.js';
 export * from './html-report.js';
 export * from './thumbnails.js';
 export * from './cam-figure.js';
+export * from './relabel.js';

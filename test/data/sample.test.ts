@@ -10,6 +10,8 @@ import {
   createBackboneEngine,
   datasetReport,
   isImgclsError,
+  SAMPLE_ALL_CLASS_NAMES,
+  SAMPLE_CLASS_NAMES,
   scanDataset,
   streamBatches,
   writeSampleDataset,
@@ -55,6 +57,28 @@ describe('writeSampleDataset', () => {
     assert.equal(report.exactDuplicates.length, 0);
     assert.equal(report.unreadable.length, 0);
     assert.deepEqual(report.warnings, []);
+  });
+
+  test('numClasses 4 adds chart and document; logo and others stay byte-identical to the two-class sample', async () => {
+    const two = await writeSampleDataset(path.join(dir, 'two'), { imagesPerClass: 3, seed: 9 });
+    const four = await writeSampleDataset(path.join(dir, 'four'), { imagesPerClass: 3, seed: 9, numClasses: 4 });
+    assert.deepEqual(four.classNames, ['logo', 'others', 'chart', 'document']);
+    assert.deepEqual(SAMPLE_ALL_CLASS_NAMES.slice(0, 2), SAMPLE_CLASS_NAMES);
+    const dataset = await scanDataset(four.root);
+    assert.deepEqual(dataset.classNames, ['chart', 'document', 'logo', 'others']);
+    assert.deepEqual(dataset.classNames.map((_, label) => dataset.train.filter((i) => i.label === label).length), [3, 3, 3, 3]);
+    assert.deepEqual(dataset.classNames.map((_, label) => dataset.valid.filter((i) => i.label === label).length), [2, 2, 2, 2]);
+    const twoHashes = await hashesOf(two.root);
+    const fourHashes = await hashesOf(four.root);
+    for (const [file, hash] of twoHashes) assert.equal(fourHashes.get(file), hash, `${file} changed with numClasses`);
+    const report = await datasetReport(four.root);
+    assert.equal(report.exactDuplicates.length, 0);
+    assert.equal(report.leaks.length, 0);
+    const three = await writeSampleDataset(path.join(dir, 'three'), { imagesPerClass: 2, numClasses: 3 });
+    assert.deepEqual(three.classNames, ['logo', 'others', 'chart']);
+    for (const numClasses of [1, 5, 2.5]) {
+      await assert.rejects(writeSampleDataset(path.join(dir, 'bad-classes'), { numClasses }), (err) => isImgclsError(err, 'USAGE'));
+    }
   });
 
   test('the classes differ in more than colour: mean colours of the two classes overlap', async () => {
@@ -151,6 +175,17 @@ describe('CLI: imgcls sample and imgcls data report', () => {
     assert.match(text.stdout, /No warnings\./);
     const json = await run(['data', 'report', target, '--json']);
     assert.deepEqual(JSON.parse(json.stdout).counts, { train: { logo: 3, others: 3 }, valid: { logo: 2, others: 2 } });
+  });
+
+  test('sample --classes 4 writes four classes; --classes 5 is bad usage', async () => {
+    const target = path.join(dir, 'cli-four');
+    const written = await run(['sample', target, '--images-per-class', '2', '--classes', '4']);
+    assert.equal(written.code, 0, written.stderr);
+    assert.match(written.stdout, /Wrote the sample dataset \(logo, others, chart, document\)/);
+    assert.deepEqual((await scanDataset(target)).classNames, ['chart', 'document', 'logo', 'others']);
+    const tooMany = await run(['sample', path.join(dir, 'cli-five'), '--classes', '5']);
+    assert.equal(tooMany.code, 2);
+    assert.match(tooMany.stderr, /numClasses must be an integer in \[2, 4\]/);
   });
 
   test('report on lesson-data: LEAK in the text; --strict exits 1', async () => {

@@ -9,8 +9,11 @@ import { after, before, test } from 'node:test';
 
 /** This file runs from dist/test/notebook/. */
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-/** Where the executed notebook of the last run is kept for inspection (git-ignored). */
-const ARTIFACT = path.join(REPO_ROOT, 'artifacts', 'notebook', 'image-classification.executed.ipynb');
+/** Where the executed notebooks of the last run are kept for inspection (git-ignored). */
+const ARTIFACTS: Record<string, string> = {
+  en: path.join(REPO_ROOT, 'artifacts', 'notebook', 'image-classification.executed.ipynb'),
+  'zh-CN': path.join(REPO_ROOT, 'artifacts', 'notebook', 'image-classification.zh-CN.executed.ipynb'),
+};
 const PLOTLY_MIME = 'application/vnd.plotly.v1+json';
 /** A line of formatDatasetReport's output. */
 const REPORT_TEXT = 'Validation images also in train:';
@@ -43,6 +46,7 @@ interface ExecutionResult {
 /** scripts/notebook-execute.mjs: the same harness `npm run notebook:execute` uses. */
 interface NotebookHarness {
   LESSON_NOTEBOOK: string;
+  LESSON_NOTEBOOKS: Record<string, string>;
   prepareKernel(): Promise<string>;
   executeNotebook(
     notebook: Notebook,
@@ -53,11 +57,13 @@ interface NotebookHarness {
 let harness: NotebookHarness;
 let jupyterPath: string;
 let lesson: Notebook;
+const lessons: Record<string, Notebook> = {};
 
 before(async () => {
   harness = (await import(pathToFileURL(path.join(REPO_ROOT, 'scripts', 'notebook-execute.mjs')).href)) as NotebookHarness;
   jupyterPath = await harness.prepareKernel();
-  lesson = JSON.parse(await fs.readFile(harness.LESSON_NOTEBOOK, 'utf8')) as Notebook;
+  for (const [lang, file] of Object.entries(harness.LESSON_NOTEBOOKS)) lessons[lang] = JSON.parse(await fs.readFile(file, 'utf8')) as Notebook;
+  lesson = lessons.en;
 });
 
 after(async () => {
@@ -84,6 +90,14 @@ function lessonOutputProblems(executed: Notebook): string[] {
   if (!text.includes(REPORT_TEXT)) problems.push(`no dataset report text ("${REPORT_TEXT}") in any output`);
   if (plotly.length < 3) problems.push(`${plotly.length} plotly figures (${PLOTLY_MIME}), expected at least 3`);
   if (pngs.length < 1) problems.push('no image/png output');
+  // the four-class run (section 7): its per-class report and its confusion matrix
+  const fourClasses = executed.cells.find((cell) => cell.id === 'four-classes-eval');
+  const fourText = (fourClasses?.outputs ?? []).map((output) => textOf(output.text)).join('');
+  for (const className of ['chart', 'document', 'logo', 'others']) {
+    if (!new RegExp(`^\\s*${className}\\s+\\d\\.\\d\\d`, 'm').test(fourText)) problems.push(`no per-class report row for "${className}" in the four-class run`);
+  }
+  const fourMatrix = (fourClasses?.outputs ?? []).map((output) => output.data?.[PLOTLY_MIME] as { data?: { z?: number[][] }[] } | undefined).find(Boolean);
+  if (fourMatrix?.data?.[0]?.z?.length !== 4) problems.push('no 4 × 4 confusion matrix in the four-class run');
   return problems;
 }
 
@@ -108,23 +122,32 @@ test('the lesson notebook uses the tslab kernel, has train-tagged cells, imports
   for (const cell of code) assert.match(sourceOf(cell), /^\/\/ Uses: /, `cell ${cell.id} should start with "// Uses: …"`);
 });
 
-test('the lesson notebook runs headless on the tslab kernel (quick mode) and shows the report, plotly figures and a PNG', async () => {
-  const result = await runQuick(lesson, { diagnose: true });
-  if (result.executed) {
-    await fs.mkdir(path.dirname(ARTIFACT), { recursive: true });
-    const partial = `${ARTIFACT}.${process.pid}.partial`;
-    await fs.writeFile(partial, JSON.stringify(result.executed, null, 1));
-    await fs.rename(partial, ARTIFACT);
-  }
-  assert.deepEqual(result.problems, [], `cells failed:\n${result.problems.join('\n')}`);
-  assert.equal(result.exitCode, 0);
-  assert.ok(result.executed, 'nbconvert should print the executed notebook');
-  assert.deepEqual(lessonOutputProblems(result.executed), []);
-});
+for (const lang of ['en', 'zh-CN']) {
+  test(`the ${lang} lesson notebook runs headless on the tslab kernel (quick mode) and shows the report, plotly figures, a PNG and the four-class run`, async () => {
+    const result = await runQuick(lessons[lang], { diagnose: true });
+    if (result.executed) {
+      const artifact = ARTIFACTS[lang];
+      await fs.mkdir(path.dirname(artifact), { recursive: true });
+      const partial = `${artifact}.${process.pid}.partial`;
+      await fs.writeFile(partial, JSON.stringify(result.executed, null, 1));
+      await fs.rename(partial, artifact);
+    }
+    assert.deepEqual(result.problems, [], `cells failed:\n${result.problems.join('\n')}`);
+    assert.equal(result.exitCode, 0);
+    assert.ok(result.executed, 'nbconvert should print the executed notebook');
+    assert.deepEqual(lessonOutputProblems(result.executed), []);
+    if (lang === 'zh-CN') {
+      const titles = result.executed.cells.flatMap((cell) => cell.outputs ?? [])
+        .map((output) => (output.data?.[PLOTLY_MIME] as { layout?: { title?: { text?: string } } } | undefined)?.layout?.title?.text)
+        .filter((title): title is string => typeof title === 'string');
+      assert.ok(titles.length >= 3 && titles.every((title) => /[\u4e00-\u9fff]/.test(title)), `figure titles not in Chinese: ${titles.join(' | ')}`);
+    }
+  });
+}
 
 test('the output check fails on a notebook without outputs (the unexecuted lesson)', () => {
   const problems = lessonOutputProblems(lesson);
-  assert.equal(problems.length, 3, problems.join('\n'));
+  assert.equal(problems.length, 8, problems.join('\n'));
 });
 
 test('a cell calling an undefined function makes the execution check fail, naming that cell', async () => {

@@ -8,6 +8,7 @@ import {
   prCurveFigure,
   rocCurveFigure,
   evaluationFigures,
+  relabelFigure,
   type HistoryPoint,
 } from '../../src/plots/index.js';
 import { isImgclsError } from '../../src/errors.js';
@@ -108,4 +109,22 @@ test('evaluationFigures: confusion, per-class PR (threshold marked on its class)
   assert.equal(figures.find((f) => f.id === 'pr-0')!.figure.data.length, 2); // curve + threshold marker
   assert.equal(figures.find((f) => f.id === 'pr-1')!.figure.data.length, 1);
   assert.equal(evaluationFigures(evaluation).length, 5);
+});
+
+test('relabelFigure replaces title, axis titles and listed trace names, and leaves data and the input alone', () => {
+  const original = lossCurveFigure(HISTORY);
+  const before = JSON.stringify(original);
+  const relabelled = relabelFigure(original, {
+    title: '每一步和每一轮的损失', xTitle: '轮次', yTitle: '损失', traceNames: { 'train loss (step)': '训练损失（每步）' },
+  });
+  assert.equal(JSON.stringify(original), before, 'the input figure is not modified');
+  const layout = relabelled.layout as { title: { text: string }; xaxis: { title: { text: string }; rangemode: string }; yaxis: { title: { text: string } } };
+  assert.equal(layout.title.text, '每一步和每一轮的损失');
+  assert.equal(layout.xaxis.title.text, '轮次');
+  assert.equal(layout.xaxis.rangemode, 'tozero', 'other axis settings are kept');
+  assert.equal(layout.yaxis.title.text, '损失');
+  assert.deepEqual(relabelled.data.map((t) => t.name), ['训练损失（每步）', 'train loss (epoch)', 'valid loss (epoch)']);
+  assert.deepEqual(relabelled.data.map((t) => t.y), original.data.map((t) => t.y));
+  const untouched = relabelFigure(confusionMatrixFigure([[1, 0], [0, 1]], ['a', 'b']), {});
+  assert.deepEqual(untouched, confusionMatrixFigure([[1, 0], [0, 1]], ['a', 'b']));
 });

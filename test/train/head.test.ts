@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { augmentImage } from '../../src/train/augment.js';
-import { computeClassWeights, headProbabilities, headStep, initHead } from '../../src/model/dense-head.js';
+import { computeClassWeights, headLogits, headProbabilities, headStep, initHead } from '../../src/model/dense-head.js';
 import { applyOptimizer, createOptimizerState, type OptimizerSettings } from '../../src/train/optimizer.js';
 import { randomStream, shuffledIndices } from '../../src/util/random.js';
 
@@ -121,6 +121,21 @@ describe('augmentImage', () => {
           assert.ok(Math.abs(flipped[(y * size + x) * 3 + c] - image[(y * size + (size - 1 - x)) * 3 + c]) < 1e-5);
         }
       }
+    }
+  });
+});
+
+describe('headLogits', () => {
+  it('returns features · kernel + bias per row, whose row-wise softmax is headProbabilities', () => {
+    const head = { inputDim: 2, numClasses: 3, kernel: Float32Array.from([1, -2, 0, 0.5, 1, -1]), bias: Float32Array.from([0, 0.5, -3]) };
+    const features = Float32Array.from([1, 2, -1, 0]);
+    const logits = headLogits(head, features, 2);
+    assert.deepEqual(Array.from(logits), [2, 0.5, -5, -1, 2.5, -3]);
+    const probabilities = headProbabilities(head, features, 2);
+    for (let row = 0; row < 2; row++) {
+      const exps = Array.from(logits.subarray(row * 3, row * 3 + 3), Math.exp);
+      const total = exps.reduce((a, b) => a + b, 0);
+      exps.forEach((e, c) => assert.ok(Math.abs(e / total - probabilities[row * 3 + c]) < 1e-6));
     }
   });
 });
