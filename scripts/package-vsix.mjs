@@ -1,7 +1,8 @@
 // Builds the VS Code extension as a linux-x64 .vsix with @vscode/vsce, holding only what runs: the extension
 // bundle, the library's compiled JavaScript, the ImageNet weights, l10n, and the run-time node_modules with the
 // linux-x64 native binaries only. Run after `npm run build` (npm run package does both).
-// Usage: node scripts/package-vsix.mjs [--out file.vsix]
+// Usage: node scripts/package-vsix.mjs [--out file.vsix] [--vscode-engine RANGE]
+//   --vscode-engine declares another engines.vscode (the tests use it to check VS Code's engine-mismatch message)
 import { execFileSync } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
@@ -13,7 +14,7 @@ import sharp from 'sharp';
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const manifest = JSON.parse(await fs.readFile(path.join(root, 'package.json'), 'utf8'));
 const TARGET = 'linux-x64';
-const { values } = parseArgs({ options: { out: { type: 'string' } } });
+const { values } = parseArgs({ options: { out: { type: 'string' }, 'vscode-engine': { type: 'string' } } });
 const out = path.resolve(values.out ?? path.join(root, `${manifest.name}-${manifest.version}-${TARGET}.vsix`));
 
 /** Files of a run-time package that ship; everything else (maps, typings, docs, other platforms' binaries) stays out. */
@@ -77,6 +78,7 @@ const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'imgcls-vsix-'));
 try {
   // the extension manifest: onnxruntime-node (an optional peer of the npm package) ships inside the extension
   const shipped = { ...manifest, dependencies: { ...manifest.dependencies, ...manifest.peerDependencies } };
+  if (values['vscode-engine']) shipped.engines = { ...manifest.engines, vscode: values['vscode-engine'] };
   shipped.devDependencies = Object.fromEntries(Object.entries(manifest.devDependencies).filter(([name]) => !(name in shipped.dependencies)));
   for (const key of ['peerDependencies', 'peerDependenciesMeta', 'overrides', 'scripts', 'files']) delete shipped[key];
   await fs.writeFile(path.join(dir, 'package.json'), `${JSON.stringify(shipped, null, 2)}\n`);
