@@ -56,9 +56,14 @@ export interface ExtensionInstall {
 }
 
 /** Installs a .vsix into the given extensions folder with code-server's own `--install-extension`. */
-export function installExtension(vsix: string, dirs: { extensionsDir: string; userDataDir: string }): Promise<ExtensionInstall> {
+export async function installExtension(vsix: string, dirs: { extensionsDir: string; userDataDir: string }): Promise<ExtensionInstall> {
+  // an explicit --config keeps code-server from writing its default one into ~/.config
+  const config = path.join(dirs.userDataDir, 'install-config.yaml');
+  await fs.mkdir(dirs.userDataDir, { recursive: true });
+  await fs.writeFile(config, 'auth: none\ncert: false\n');
   return new Promise((resolve, reject) => {
-    const child = spawn(CODE_SERVER, ['--extensions-dir', dirs.extensionsDir, '--user-data-dir', dirs.userDataDir, '--install-extension', vsix],
+    const child = spawn(CODE_SERVER, ['--config', config, '--extensions-dir', dirs.extensionsDir, '--user-data-dir', dirs.userDataDir,
+      '--install-extension', vsix],
       { env: { ...process.env, VSCODE_PROXY_URI: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
