@@ -77,7 +77,7 @@ async function runTfjsChild(backend: 'wasm' | 'cpu', threads: number, batchSizes
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true); // off in Node by default (tensorflow/tfjs#3830)
     wasm.setThreadsCount(threads);
   }
-  const { initBackend } = await import('../src/backend.js');
+  const { initBackend } = await import('../src/backend/backend.js');
   const { createTfjsEngine } = await import('../src/model/tfjs-engine.js');
   await initBackend(backend);
   if (backend === 'wasm') {
@@ -220,7 +220,7 @@ async function main(): Promise<void> {
     const dir = path.join(os.tmpdir(), `imgcls-bench-infer-${imageCount}`);
     const files = await generateImages(path.join(dir, 'images'), imageCount);
     const checkpoint = path.join(dir, 'bench.imgcls');
-    const { writeCheckpoint } = await import('../src/train/checkpoint.js');
+    const { writeCheckpoint } = await import('../src/model/checkpoint.js');
     const kernel = Float32Array.from({ length: 1280 * 2 }, (_, i) => Math.sin(i) * 0.05);
     await writeCheckpoint(checkpoint, {
       spec: { arch: 'efficientnet-b0', classNames: ['logo', 'others'], preprocessing: { ...DEFAULT_PREPROCESSING }, dropout: 0.2, mode: 'head' },

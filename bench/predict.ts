@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { DEFAULT_PREPROCESSING } from '../src/data/types.js';
-import { writeCheckpoint } from '../src/train/checkpoint.js';
+import { writeCheckpoint } from '../src/model/checkpoint.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const PYTHON = '/usr/bin/python3';

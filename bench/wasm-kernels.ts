@@ -115,7 +115,7 @@ async function main(): Promise<void> {
 
   await import('@tensorflow/tfjs-backend-wasm');
   const wasmBackpropInput = tf.getKernel('Conv2DBackpropInput', 'wasm')!; // wasm's own, before imgcls replaces it
-  const { initBackend } = await import('../src/backend.js');
+  const { initBackend } = await import('../src/backend/backend.js');
   if ((await initBackend('wasm')) !== 'wasm') throw new Error('wasm backend did not start');
   const imgclsKernel = (kind: Kind) => tf.getKernel(kind, 'wasm')!.kernelFunc;
   const callKernel = (kernelFunc: tf.KernelFunc, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap) =>

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { usageError } from '../errors.js';
 import { datasetReport, formatDatasetReport } from '../data/report.js';
-import { parseStrict } from './args.js';
+import { parseStrict, toNumber } from './args.js';
 
 const HELP = `Usage: imgcls data report <root> [options]
 
@@ -21,13 +21,6 @@ Examples:
   imgcls data report ../shared/lesson-data
   imgcls data report sample-data --json > report.json
   imgcls data report photos --valid-pct 0.25 --strict`;
-
-function parseNumber(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const parsed = Number(value);
-  if (value.trim() === '' || !Number.isFinite(parsed)) throw usageError(`--${name} must be a number. Received: ${value}`, 'See "imgcls data --help".');
-  return parsed;
-}
 
 /** `imgcls data report <root>`: prints the dataset report; exit 0, or 1 with --strict when there are warnings. */
 export async function dataCommand(argv: string[]): Promise<number> {
@@ -54,9 +47,9 @@ export async function dataCommand(argv: string[]): Promise<number> {
   if (root === undefined) throw usageError('missing dataset root', 'Run "imgcls data report <root>"; see "imgcls data --help".');
   if (extra.length > 0) throw usageError(`unexpected arguments: ${extra.join(' ')}`, 'Pass one dataset root.');
   const report = await datasetReport(root, {
-    validPct: parseNumber('valid-pct', values['valid-pct']),
-    seed: parseNumber('seed', values.seed),
-    nearDuplicateDistance: parseNumber('near-distance', values['near-distance']),
+    validPct: toNumber('valid-pct', values['valid-pct'], { command: 'data' }),
+    seed: toNumber('seed', values.seed, { command: 'data' }),
+    nearDuplicateDistance: toNumber('near-distance', values['near-distance'], { command: 'data' }),
     // a live counter on an interactive terminal only, so piped output stays clean
     onProgress: process.stderr.isTTY ? ({ done, total }) => process.stderr.write(`\rinspecting images ${done}/${total}`) : undefined,
   });

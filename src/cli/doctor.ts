@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { promisify } from 'node:util';
-import { backendInfo } from '../backend.js';
+import { backendInfo } from '../backend/backend.js';
 import { usageError } from '../errors.js';
 import { loadPretrainedBackbone, pretrainedWeightsSource } from '../model/pretrained.js';
 

@@ -5,7 +5,7 @@ import type { Evaluation, EvaluationSplit } from '../eval/evaluate.js';
 import type { ThresholdChoice } from '../eval/curves.js';
 import type { EngineChoice } from '../model/engine.js';
 import { csvField, displayPath } from './predict.js';
-import { parseStrict } from './args.js';
+import { parseStrict, toNumber } from './args.js';
 
 const HELP = `Usage: imgcls eval <checkpoint> <data> [options]
 
@@ -36,19 +36,6 @@ Examples:
   imgcls eval best.imgcls ../shared/lesson-data --split all --json > eval.json
   imgcls eval best.imgcls sample-data --target-recall 0.95 --class logo --save-threshold`;
 
-/** A number option, validated (integer and range when asked); undefined when absent. */
-export function numberOption(name: string, value: string | undefined, rule: { integer?: boolean; min?: number; max?: number } = {}): number | undefined {
-  if (value === undefined) return undefined;
-  const number = Number(value);
-  const ok = value.trim() !== '' && Number.isFinite(number) && (!rule.integer || Number.isInteger(number))
-    && (rule.min === undefined || number >= rule.min) && (rule.max === undefined || number <= rule.max);
-  if (!ok) {
-    const range = rule.min !== undefined || rule.max !== undefined ? ` in [${rule.min ?? '-∞'}, ${rule.max ?? '∞'}]` : '';
-    throw usageError(`--${name} must be ${rule.integer ? 'an integer' : 'a number'}${range}. Received: ${value}`);
-  }
-  return number;
-}
-
 /** A split name, validated. */
 export function splitOption(value: string | undefined): EvaluationSplit {
   const split = value ?? 'valid';
@@ -63,7 +50,7 @@ export function splitOption(value: string | undefined): EvaluationSplit {
  */
 export async function scanForCheckpoint(checkpoint: string, data: string, overrides: { validPct?: number; seed?: number }):
   Promise<{ dataset: Dataset; classNames: string[] }> {
-  const { loadCheckpoint } = await import('../train/checkpoint.js');
+  const { loadCheckpoint } = await import('../model/checkpoint.js');
   const { scanDataset } = await import('../data/scan.js');
   const { training, spec } = await loadCheckpoint(checkpoint);
   const config = training?.config ?? {};
@@ -144,7 +131,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const [checkpoint, data] = positionals;
   if (values.json && values.csv) throw usageError('--json and --csv cannot be combined.');
   const split = splitOption(values.split);
-  const targetRecall = numberOption('target-recall', values['target-recall'], { min: Number.MIN_VALUE, max: 1 });
+  const targetRecall = toNumber('target-recall', values['target-recall'], { min: Number.MIN_VALUE, max: 1 });
   const className = values.class;
   if ((targetRecall === undefined) !== (className === undefined)) {
     throw usageError('--target-recall and --class go together.', 'For example: --target-recall 0.95 --class logo');
@@ -152,17 +139,17 @@ export async function evalCommand(argv: string[]): Promise<number> {
   if (values['save-threshold'] && targetRecall === undefined) {
     throw usageError('--save-threshold needs --target-recall and --class.', 'For example: --target-recall 0.95 --class logo --save-threshold');
   }
-  const topLossCount = numberOption('top-losses', values['top-losses'], { integer: true, min: 0 }) ?? 10;
-  const batchSize = numberOption('batch-size', values['batch-size'], { integer: true, min: 1 });
+  const topLossCount = toNumber('top-losses', values['top-losses'], { integer: true, min: 0 }) ?? 10;
+  const batchSize = toNumber('batch-size', values['batch-size'], { integer: true, min: 1 });
   const { dataset, classNames } = await scanForCheckpoint(checkpoint, data, {
-    validPct: numberOption('valid-pct', values['valid-pct'], { min: 0, max: 0.99 }),
-    seed: numberOption('seed', values.seed, { integer: true }),
+    validPct: toNumber('valid-pct', values['valid-pct'], { min: 0, max: 0.99 }),
+    seed: toNumber('seed', values.seed, { integer: true }),
   });
 
   if (className !== undefined && !classNames.includes(className)) {
     throw usageError(`unknown class "${className}". Classes: ${classNames.join(', ')}`);
   }
-  const { loadClassifier } = await import('../train/classifier.js');
+  const { loadClassifier } = await import('../model/classifier.js');
   const { evaluate, chooseThreshold } = await import('../eval/evaluate.js');
   const classifier = await loadClassifier(checkpoint, { engine: values.engine as EngineChoice | undefined });
   let evaluation: Evaluation;
@@ -177,7 +164,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   if (targetRecall !== undefined && className !== undefined) {
     choice = chooseThreshold(evaluation, className, targetRecall);
     if (values['save-threshold']) {
-      const { updateCheckpointSpec } = await import('../train/checkpoint.js');
+      const { updateCheckpointSpec } = await import('../model/checkpoint.js');
       await updateCheckpointSpec(checkpoint, { threshold: { className, value: choice.threshold, targetRecall } });
       saved = true;
     }

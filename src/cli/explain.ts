@@ -4,8 +4,8 @@ import { usageError } from '../errors.js';
 import { explain, renderOverlayPng, type Explanation } from '../explain/index.js';
 import type { EngineChoice } from '../model/engine.js';
 import { camFigure } from '../plots/cam-figure.js';
-import { writeFileAtomic } from '../train/atomic.js';
-import { loadClassifier } from '../train/classifier.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { loadClassifier } from '../model/classifier.js';
 import { parseStrict, toNumber } from './args.js';
 
 const HELP = `Usage: imgcls explain <checkpoint> <image> [options]

@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { parseArgs } from 'node:util';
-import { initBackend } from '../backend.js';
+import { initBackend } from '../backend/backend.js';
 import { ImgclsError, usageError } from '../errors.js';
 import { loadPretrainedBackbone } from '../model/pretrained.js';
 import { backboneOnnxOutputs, exportClassifierOnnx, exportOnnx } from '../model/onnx/index.js';
-import { checkpointHead, loadCheckpoint, type Checkpoint } from '../train/checkpoint.js';
-import { TOP_PREFIX } from '../train/top-k.js';
+import { checkpointHead, loadCheckpoint, type Checkpoint } from '../model/checkpoint.js';
+import { TOP_PREFIX } from '../model/top-model.js';
 import { parseStrict } from './args.js';
 
 const HELP = `Usage: imgcls export <checkpoint> --onnx <out.onnx> [options]

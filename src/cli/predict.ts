@@ -4,7 +4,7 @@ import { usageError } from '../errors.js';
 import type { EngineChoice } from '../model/engine.js';
 import type { Classifier } from '../model/types.js';
 import { isFileError, type PredictResult } from '../predict/predict.js';
-import { parseStrict } from './args.js';
+import { parseStrict, toNumber } from './args.js';
 
 const HELP = `Usage: imgcls predict <checkpoint> <paths…> [options]
 
@@ -27,15 +27,6 @@ Examples:
   imgcls predict runs/sample/checkpoints/best.imgcls poster.jpg
   imgcls predict runs/sample/checkpoints/best.imgcls incoming/ --csv > predictions.csv
   imgcls predict best.imgcls "photos/**/*.png" --json --batch-size 64`;
-
-function positiveInteger(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const number = Number(value);
-  if (value.trim() === '' || !Number.isInteger(number) || number < 1) {
-    throw usageError(`--${name} must be a positive integer. Received: ${value}`);
-  }
-  return number;
-}
 
 /** A path relative to the working directory when it lies inside it, else absolute. */
 export function displayPath(file: string): string {
@@ -148,12 +139,12 @@ export async function predictCommand(argv: string[]): Promise<number> {
       'Run "imgcls predict <checkpoint> <paths…>"; see "imgcls predict --help".');
   }
   if (values.json && values.csv) throw usageError('--json and --csv cannot be combined.');
-  const batchSize = positiveInteger('batch-size', values['batch-size']);
-  const concurrency = positiveInteger('concurrency', values.concurrency);
-  const topK = positiveInteger('top-k', values['top-k']);
+  const batchSize = toNumber('batch-size', values['batch-size'], { integer: true, min: 1 });
+  const concurrency = toNumber('concurrency', values.concurrency, { integer: true, min: 1 });
+  const topK = toNumber('top-k', values['top-k'], { integer: true, min: 1 });
   const engine = values.engine as EngineChoice | undefined;
 
-  const { loadClassifier } = await import('../train/classifier.js');
+  const { loadClassifier } = await import('../model/classifier.js');
   const { predict } = await import('../predict/predict.js');
   const classifier: Classifier = await loadClassifier(checkpoint, { engine });
   const abort = new AbortController();

@@ -4,8 +4,8 @@ import { parseArgs } from 'node:util';
 import { usageError } from '../errors.js';
 import type { EngineChoice } from '../model/engine.js';
 import type { HistoryPoint } from '../plots/history-figures.js';
-import { numberOption, scanForCheckpoint, splitOption } from './eval.js';
-import { parseStrict } from './args.js';
+import { scanForCheckpoint, splitOption } from './eval.js';
+import { parseStrict, toNumber } from './args.js';
 
 const HELP = `Usage: imgcls report <checkpoint> <data> -o <report.html> [options]
 
@@ -68,11 +68,11 @@ export async function reportCommand(argv: string[]): Promise<number> {
   if (!out) throw usageError('missing -o <report.html>', 'Say where to write the page, e.g. -o report.html');
   const [checkpoint, data] = positionals;
   const split = splitOption(values.split);
-  const maxImages = numberOption('max-images', values['max-images'], { integer: true, min: 0 }) ?? 50;
-  const batchSize = numberOption('batch-size', values['batch-size'], { integer: true, min: 1 });
+  const maxImages = toNumber('max-images', values['max-images'], { integer: true, min: 0 }) ?? 50;
+  const batchSize = toNumber('batch-size', values['batch-size'], { integer: true, min: 1 });
   const { dataset } = await scanForCheckpoint(checkpoint, data, {
-    validPct: numberOption('valid-pct', values['valid-pct'], { min: 0, max: 0.99 }),
-    seed: numberOption('seed', values.seed, { integer: true }),
+    validPct: toNumber('valid-pct', values['valid-pct'], { min: 0, max: 0.99 }),
+    seed: toNumber('seed', values.seed, { integer: true }),
   });
   const historyFile = values.history ?? (await findHistory(checkpoint));
   let history: HistoryPoint[] | undefined;
@@ -81,7 +81,7 @@ export async function reportCommand(argv: string[]): Promise<number> {
     history = await readHistory(historyFile);
   }
 
-  const { loadClassifier } = await import('../train/classifier.js');
+  const { loadClassifier } = await import('../model/classifier.js');
   const { evaluate } = await import('../eval/evaluate.js');
   const { topLosses } = await import('../eval/top-losses.js');
   const { renderHtmlReport, reportThumbnails } = await import('../plots/index.js');
@@ -116,7 +116,7 @@ export async function reportCommand(argv: string[]): Promise<number> {
   } finally {
     await classifier.dispose();
   }
-  const { writeFileAtomic } = await import('../train/atomic.js');
+  const { writeFileAtomic } = await import('../util/atomic.js');
   await fs.mkdir(path.dirname(path.resolve(out)), { recursive: true });
   await writeFileAtomic(out, html);
   process.stdout.write(`wrote ${out} (${(Buffer.byteLength(html) / 1e6).toFixed(1)} MB${history ? `, history ${historyFile}` : ''})\n`);

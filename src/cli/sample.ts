@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { usageError } from '../errors.js';
 import { writeSampleDataset } from '../data/sample.js';
-import { parseStrict } from './args.js';
+import { parseStrict, toNumber } from './args.js';
 
 const HELP = `Usage: imgcls sample <dir> [options]
 
@@ -17,12 +17,6 @@ Options:
 Examples:
   imgcls sample sample-data
   imgcls sample /tmp/bigger-sample --images-per-class 120 --seed 7`;
-
-function parseInteger(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^-?\d+$/.test(value)) throw usageError(`--${name} must be an integer. Received: ${value}`, 'See "imgcls sample --help".');
-  return Number(value);
-}
 
 /** `imgcls sample <dir>`: writes the sample dataset and prints where it is. */
 export async function sampleCommand(argv: string[]): Promise<number> {
@@ -46,8 +40,8 @@ export async function sampleCommand(argv: string[]): Promise<number> {
       'Run "imgcls sample <dir>"; see "imgcls sample --help".');
   }
   const { root, classNames } = await writeSampleDataset(positionals[0], {
-    imagesPerClass: parseInteger('images-per-class', values['images-per-class']),
-    seed: parseInteger('seed', values.seed),
+    imagesPerClass: toNumber('images-per-class', values['images-per-class'], { integer: true, command: 'sample' }),
+    seed: toNumber('seed', values.seed, { integer: true, command: 'sample' }),
   });
   process.stdout.write(`Wrote the sample dataset (${classNames.join(', ')}) to ${root}\n`);
   return 0;

@@ -5,7 +5,7 @@ import type { Normalization, ResizeMode } from '../data/types.js';
 import type { EngineChoice } from '../model/engine.js';
 import type { TrainMode } from '../model/types.js';
 import type { MonitorMetric, OptimizerName, TrainConfig } from '../train/config.js';
-import { formatDuration } from '../train/estimate.js';
+import { formatDuration } from '../util/duration.js';
 import type { TrainProgress, TrainResult } from '../train/train.js';
 import { parseStrict, toNumber } from './args.js';
 

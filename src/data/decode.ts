@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import sharp, { type Sharp } from 'sharp';
 import { ImgclsError } from '../errors.js';
 import { BmpError, decodeBmp } from './bmp.js';
+import { IMAGE_EXTENSIONS } from './scan.js';
 
 /** 8-bit sRGB pixels, 3 interleaved channels (R, G, B), top row first. */
 export interface DecodedImage {
@@ -25,7 +26,7 @@ export type ImageFormat = 'jpeg' | 'png' | 'gif' | 'webp' | 'tiff' | 'bmp';
 /** Formats recognised but deliberately not decoded (they are not photos, or not in the supported list). */
 type ForeignFormat = 'svg' | 'pdf' | 'heif' | 'jxl' | 'jp2';
 
-const SUPPORTED_HINT = 'Convert it to JPEG or PNG (supported: jpg jpeg png webp gif bmp tif tiff), or remove it.';
+const SUPPORTED_HINT = `Convert it to JPEG or PNG (supported: ${IMAGE_EXTENSIONS.map((extension) => extension.slice(1)).join(' ')}), or remove it.`;
 
 /** Recognises an image format from its magic bytes; undefined when the bytes are not a known image. */
 export function sniffImageFormat(bytes: Uint8Array): ImageFormat | ForeignFormat | undefined {

@@ -5,6 +5,7 @@ import { contentHashOfBytes, hammingDistance, perceptualHash } from './hash.js';
 import { scanDataset, type ScanOptions } from './scan.js';
 import { skipReason } from './stream.js';
 import type { Dataset } from './types.js';
+import { mapLimit } from '../util/limit.js';
 
 /** The two splits of a dataset. */
 export type SplitName = 'train' | 'valid';
@@ -163,18 +164,13 @@ export async function datasetReport(root: string, options: ReportOptions = {}): 
   );
 
   // inspect every file with a bounded number in flight
-  const inspected: Inspected[] = new Array(entries.length);
-  let nextIndex = 0;
   let done = 0;
-  const worker = async () => {
-    while (nextIndex < entries.length) {
-      if (options.signal?.aborted) throw new ImgclsError('cancelled', 'CANCELLED', undefined, undefined, { cause: options.signal.reason });
-      const index = nextIndex++;
-      inspected[index] = await inspect(entries[index]);
-      options.onProgress?.({ done: ++done, total: entries.length });
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(entries.length, 1)) }, worker));
+  const inspected: Inspected[] = await mapLimit(entries, concurrency, async (entry) => {
+    if (options.signal?.aborted) throw new ImgclsError('cancelled', 'CANCELLED', undefined, undefined, { cause: options.signal.reason });
+    const result = await inspect(entry);
+    options.onProgress?.({ done: ++done, total: entries.length });
+    return result;
+  });
 
   // counts and unreadable files
   const counts: Record<SplitName, Record<string, number>> = { train: {}, valid: {} };

@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ImgclsError, usageError } from '../errors.js';
 import type { Dataset, ImageItem } from './types.js';
+import { seededRandom } from '../util/random.js';
 
 /** File extensions (lower case, with the dot) that count as images. */
 export const IMAGE_EXTENSIONS: readonly string[] = Object.freeze([
@@ -27,20 +28,10 @@ export function isImageFile(file: string): boolean {
   return IMAGE_EXTENSIONS.includes(path.extname(file).toLowerCase());
 }
 
+export { seededRandom };
+
 /** The name of the folder holding `file`: the label of an image in a folder-per-class layout. */
 export const labelFromParent = (file: string): string => path.basename(path.dirname(file));
-
-/** A deterministic pseudo-random generator in [0, 1) (mulberry32) seeded by an integer. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Indices of a seeded, stratified train/validation split: each class is shuffled on its own and

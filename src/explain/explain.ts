@@ -4,7 +4,7 @@ import { decodeImage } from '../data/decode.js';
 import { loadImage, resolvePreprocessing } from '../data/preprocess.js';
 import type { Preprocessing } from '../data/types.js';
 import type { Classifier } from '../model/types.js';
-import { rankPredictions } from '../train/classifier.js';
+import { rankPredictions } from '../model/classifier.js';
 import { classActivationMap, headProbabilities } from './cam.js';
 
 /** A rectangle in image pixels. */

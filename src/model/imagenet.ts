@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { initBackend } from '../backend.js';
+import { initBackend } from '../backend/backend.js';
 import { usageError } from '../errors.js';
 import type { ImageBatch } from '../data/types.js';
 import { loadImage } from '../data/preprocess.js';

@@ -5,5 +5,7 @@ export * from './efficientnet.js';
 export * from './pretrained.js';
 export * from './head.js';
 export * from './imagenet.js';
-export * from './wasm-kernels.js';
+export * from './checkpoint.js';
+export * from './classifier.js';
+export { headProbabilities } from './dense-head.js';
 export * from './onnx/index.js';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../backend.js';
+import { initBackend } from '../backend/backend.js';
 import { usageError } from '../errors.js';
 import type { ImageBatch } from '../data/types.js';
 import type { BackboneEngine, BackboneOutputs, BackboneRunOptions } from './types.js';

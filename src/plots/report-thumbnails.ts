@@ -1,6 +1,7 @@
 import sharp from 'sharp';
 import { usageError } from '../errors.js';
 import { decodeImage } from '../data/decode.js';
+import { mapLimit } from '../util/limit.js';
 
 /** Options of reportThumbnails. */
 export interface ReportThumbnailOptions {
@@ -25,22 +26,17 @@ export async function reportThumbnails(
     throw usageError(`concurrency must be a positive integer. Received: ${concurrency}`);
   }
   const thumbnails = new Map<string, Buffer>();
-  let next = 0;
-  const worker = async () => {
-    while (next < files.length) {
-      const file = files[next++];
-      try {
-        const rgb = await decodeImage(file, { maxSize: size });
-        const jpeg = await sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } })
-          .resize(size, size, { fit: 'inside' })
-          .jpeg({ quality: 80 })
-          .toBuffer();
-        thumbnails.set(file, jpeg);
-      } catch {
-        // unreadable: the report shows the row without a picture
-      }
+  await mapLimit(files, concurrency, async (file) => {
+    try {
+      const rgb = await decodeImage(file, { maxSize: size });
+      const jpeg = await sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } })
+        .resize(size, size, { fit: 'inside' })
+        .jpeg({ quality: 80 })
+        .toBuffer();
+      thumbnails.set(file, jpeg);
+    } catch {
+      // unreadable: the report shows the row without a picture
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, files.length) }, worker));
+  });
   return thumbnails;
 }

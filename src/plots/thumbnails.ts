@@ -1,6 +1,7 @@
 import sharp, { type OverlayOptions } from 'sharp';
 import { usageError } from '../errors.js';
 import { decodeImage } from '../data/decode.js';
+import { mapLimit } from '../util/limit.js';
 
 /** Options of thumbnailGrid. */
 export interface ThumbnailGridOptions {
@@ -51,15 +52,7 @@ export async function thumbnailGrid(files: readonly string[], options: Thumbnail
   const width = THUMBNAIL_GAP + usedColumns * (size + THUMBNAIL_GAP);
   const height = THUMBNAIL_GAP + rows * (size + captionHeight + THUMBNAIL_GAP);
 
-  const tiles = new Array<{ png: Buffer; unreadable: boolean }>(files.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < files.length) {
-      const index = next++;
-      tiles[index] = await renderTile(files[index], size);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, files.length) }, worker));
+  const tiles = await mapLimit(files, concurrency, (file) => renderTile(file, size));
 
   const layers: OverlayOptions[] = [];
   tiles.forEach((tile, index) => {

@@ -1,7 +1,8 @@
 import { ImgclsError, usageError } from '../errors.js';
 import { streamBatches } from '../data/stream.js';
+import { IMAGE_EXTENSIONS } from '../data/scan.js';
 import type { Classifier, Prediction } from '../model/types.js';
-import { rankPredictions } from '../train/classifier.js';
+import { rankPredictions } from '../model/classifier.js';
 import { expandInputs } from './inputs.js';
 
 /** The classification of one file: softmax probabilities, never logits. */
@@ -72,7 +73,7 @@ export async function* predict(
       `no image files found in ${typeof inputs === 'string' ? inputs : inputs.join(', ')}`,
       'NO_IMAGES',
       undefined,
-      `Pass image files, a folder or a glob; image extensions are .jpg .jpeg .png .webp .gif .bmp .tif .tiff.`,
+      `Pass image files, a folder or a glob; image extensions are ${IMAGE_EXTENSIONS.join(' ')}.`,
     );
   }
   let start = 0;

@@ -4,6 +4,7 @@ import { DEFAULT_PREPROCESSING, type Preprocessing } from '../data/types.js';
 import { resolvePreprocessing } from '../data/preprocess.js';
 import type { EngineChoice } from '../model/engine.js';
 import type { TrainMode } from '../model/types.js';
+import { defaultCacheDir } from '../util/cache-dirs.js';
 
 /** The optimizers train() knows; both follow PyTorch's update rules (L2 weight decay added to the gradient). */
 export type OptimizerName = 'sgd' | 'adam';
@@ -113,10 +114,7 @@ function numberIn(name: string, value: number, min: number, max: number, maxOpen
   return value;
 }
 
-/** The default feature cache folder for a run folder: $IMGCLS_CACHE, else <parent of outDir>/.imgcls-cache. */
-export function defaultCacheDir(outDir: string): string {
-  return process.env.IMGCLS_CACHE ? path.resolve(process.env.IMGCLS_CACHE) : path.join(path.dirname(path.resolve(outDir)), '.imgcls-cache');
-}
+export { defaultCacheDir };
 
 /** Fills the defaults of a TrainConfig and validates every field once, naming the value received. */
 export function resolveTrainConfig(config: TrainConfig): ResolvedTrainConfig {

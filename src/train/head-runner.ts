@@ -1,9 +1,9 @@
 import type { DenseHead } from '../model/types.js';
-import type { NamedTensor } from './checkpoint.js';
+import type { NamedTensor } from '../model/checkpoint.js';
 import type { ResolvedTrainConfig } from './config.js';
-import { headProbabilities, headStep, initHead } from './head.js';
+import { headProbabilities, headStep, initHead } from '../model/dense-head.js';
 import { applyOptimizer, createOptimizerState, type OptimizerState } from './optimizer.js';
-import { randomStream } from './random.js';
+import { randomStream } from '../util/random.js';
 
 /** The trainable part of a mode, fed with cached backbone outputs (pooled features or boundary activations). */
 export interface ModeRunner {

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { ImgclsError } from '../errors.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 
 /** One optimizer step, appended to history.jsonl as it happens. */
 export interface StepRecord {

@@ -7,7 +7,7 @@ import { scanDataset } from '../data/scan.js';
 import type { Dataset, ImageItem, SkippedFile } from '../data/types.js';
 import { createBackboneEngine } from '../model/engine.js';
 import type { BackboneEngine, ModelSpec } from '../model/types.js';
-import { linkFileAtomic, removeStaleTempFiles } from './atomic.js';
+import { linkFileAtomic, removeStaleTempFiles } from '../util/atomic.js';
 import {
   CHECKPOINT_EXTENSION,
   checkpointHead,
@@ -16,15 +16,16 @@ import {
   type Checkpoint,
   type CheckpointMetrics,
   type CheckpointTraining,
-} from './checkpoint.js';
+} from '../model/checkpoint.js';
 import { resolveTrainConfig, type ResolvedTrainConfig, type TrainConfig } from './config.js';
 import { computeFeatures, featureKey, IMAGE_OUTPUT, type FeatureJob, type FeatureSet } from './features.js';
-import { computeClassWeights } from './head.js';
+import { computeClassWeights } from '../model/dense-head.js';
 import { createHeadRunner, type ModeRunner } from './head-runner.js';
 import { appendHistory, truncateHistory, type EpochRecord, type StepRecord } from './history.js';
-import { mapLimit } from './limit.js';
-import { randomStream, shuffledIndices } from './random.js';
-import { estimateTrainingMs, formatDuration } from './estimate.js';
+import { mapLimit } from '../util/limit.js';
+import { randomStream, shuffledIndices } from '../util/random.js';
+import { estimateTrainingMs } from './estimate.js';
+import { formatDuration } from '../util/duration.js';
 
 /** Where a training run is. */
 export interface TrainProgress {
@@ -244,7 +245,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   if (startEpoch === 0) {
     // features are computed once (cached); full mode would train the whole network on every image every epoch
     // TF.js trains top-k and full: their estimate depends on its backend (head mode does not load it for this)
-    const backend = resolved.mode === 'head' ? 'wasm' : await (await import('../backend.js')).initBackend();
+    const backend = resolved.mode === 'head' ? 'wasm' : await (await import('../backend/backend.js')).initBackend();
     const work = { images: trainItems.length * (1 + resolved.augmentViews) + validItems.length, epochs: resolved.epochs, engine: resolved.engine, inputSize: resolved.preprocessing.inputSize, backend };
     const estimates = { head: estimateTrainingMs('head', work), 'top-k': estimateTrainingMs('top-k', work), full: estimateTrainingMs('full', { ...work, images: trainItems.length, validImages: validItems.length }) };
     const fastest = (Object.keys(estimates) as (keyof typeof estimates)[]).sort((a, b) => estimates[a] - estimates[b])[0];

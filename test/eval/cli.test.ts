@@ -5,7 +5,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadCheckpoint } from '../../src/train/checkpoint.js';
+import { loadCheckpoint } from '../../src/model/checkpoint.js';
 import { trainSampleRun, type SampleRun } from '../predict/fixture.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');

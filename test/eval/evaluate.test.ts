@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { scanDataset } from '../../src/data/scan.js';
 import { evaluate, type EvaluateProgress } from '../../src/eval/index.js';
 import { predictAll, type FilePrediction } from '../../src/predict/index.js';
-import { loadClassifier } from '../../src/train/classifier.js';
+import { loadClassifier } from '../../src/model/classifier.js';
 import type { Classifier } from '../../src/model/types.js';
 import { isImgclsError } from '../../src/errors.js';
 import { trainSampleRun, type SampleRun } from '../predict/fixture.js';

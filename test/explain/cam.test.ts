@@ -1,7 +1,7 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/backend.js';
 import { isImgclsError } from '../../src/errors.js';
 import { classActivationMap, headProbabilities, upsampleMap } from '../../src/explain/cam.js';
 import { colormapTable, JET_STOPS, plotlyColorscale } from '../../src/explain/colormap.js';

@@ -11,7 +11,7 @@ import { main } from '../../src/cli/main.js';
 import { isImgclsError } from '../../src/errors.js';
 import { explain } from '../../src/explain/index.js';
 import { createBackboneEngine } from '../../src/model/engine.js';
-import { loadClassifier } from '../../src/train/classifier.js';
+import { loadClassifier } from '../../src/model/classifier.js';
 import { argmax, cellsOf, patchDetectorHead, writeHeadCheckpoint, writePatchImage } from './helpers.js';
 
 const execFileAsync = promisify(execFile);

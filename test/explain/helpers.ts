@@ -129,7 +129,7 @@ export async function patchDetectorHead(
 
 /** Writes a real checkpoint file (train's format) holding `head`, for loadClassifier and the CLI. */
 export async function writeHeadCheckpoint(file: string, head: DenseHead, classNames: string[]): Promise<void> {
-  const { writeCheckpoint } = await import('../../src/train/checkpoint.js');
+  const { writeCheckpoint } = await import('../../src/model/checkpoint.js');
   await writeCheckpoint(file, {
     spec: { arch: 'efficientnet-b0', classNames, preprocessing: { ...DEFAULT_PREPROCESSING }, dropout: 0, mode: 'head' },
     training: { config: { note: 'head set by hand in test/explain' }, epoch: 0, epochs: 0, datasetFingerprint: 'none', optimizerSteps: 0 },

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { explain } from '../../src/explain/index.js';
-import { loadClassifier } from '../../src/train/classifier.js';
+import { loadClassifier } from '../../src/model/classifier.js';
 import type { Classifier, DenseHead } from '../../src/model/types.js';
 import { seededRandom } from '../../src/data/scan.js';
 import { writeHeadCheckpoint, writePatchImage } from './helpers.js';

@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/backend.js';
 import { isImgclsError } from '../../src/errors.js';
 import { EFFICIENTNET_B0_BLOCKS, buildEfficientNetB0, efficientNetB0Blocks } from '../../src/model/efficientnet.js';
 import { loadPretrainedBackbone } from '../../src/model/pretrained.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/backend.js';
 import { isImgclsError } from '../../src/errors.js';
 import {
   classifyImageNet,

@@ -11,8 +11,8 @@ import ort from 'onnxruntime-node';
 import { loadImage } from '../../src/data/preprocess.js';
 import { DEFAULT_PREPROCESSING } from '../../src/data/types.js';
 import { decodeOnnxModel } from '../../src/model/onnx/index.js';
-import { writeCheckpoint } from '../../src/train/checkpoint.js';
-import { headProbabilities } from '../../src/train/head.js';
+import { writeCheckpoint } from '../../src/model/checkpoint.js';
+import { headProbabilities } from '../../src/model/dense-head.js';
 
 const run = promisify(execFile);
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -77,7 +77,7 @@ test('imgcls export --features-only with a top-k checkpoint carries its trained 
   try {
     // a "trained" top conv bias: the pretrained bias shifted by +0.5 on every channel
     const { loadPretrainedBackbone } = await import('../../src/model/pretrained.js');
-    const { initBackend } = await import('../../src/backend.js');
+    const { initBackend } = await import('../../src/backend/backend.js');
     await initBackend();
     const backbone = await loadPretrainedBackbone();
     const topConv = backbone.getLayer('top_conv');

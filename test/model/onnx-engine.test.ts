@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import ort from 'onnxruntime-node';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/backend.js';
 import { isImgclsError } from '../../src/errors.js';
 import { loadImage } from '../../src/data/preprocess.js';
 import type { ImageBatch } from '../../src/data/types.js';
@@ -17,7 +17,7 @@ import { loadPretrainedBackbone } from '../../src/model/pretrained.js';
 import { createTfjsEngine } from '../../src/model/tfjs-engine.js';
 import type { BackboneEngine, DenseHead } from '../../src/model/types.js';
 import { backboneOnnxOutputs, createOnnxEngine, ensureBackboneOnnx, exportClassifierOnnx } from '../../src/model/onnx/index.js';
-import { headProbabilities, headStep, initHead } from '../../src/train/head.js';
+import { headProbabilities, headStep, initHead } from '../../src/model/dense-head.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const lessonData = path.resolve(repoRoot, '../shared/lesson-data');

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import ort from 'onnxruntime-node';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/backend.js';
 import { isImgclsError } from '../../src/errors.js';
 import {
   LAYER_CONVERTERS, ONNX_ACTIVATIONS, buildOnnxModel, decodeOnnxModel, encodeOnnxModel, exportClassifierOnnx, exportOnnx,

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/backend.js';
 import { isImgclsError } from '../../src/errors.js';
 import { layerNameForGraphNode, loadPretrainedBackbone, pretrainedWeightsSource } from '../../src/model/pretrained.js';
 

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { augmentImage } from '../../src/train/augment.js';
-import { computeClassWeights, headProbabilities, headStep, initHead } from '../../src/train/head.js';
+import { computeClassWeights, headProbabilities, headStep, initHead } from '../../src/model/dense-head.js';
 import { applyOptimizer, createOptimizerState, type OptimizerSettings } from '../../src/train/optimizer.js';
-import { randomStream, shuffledIndices } from '../../src/train/random.js';
+import { randomStream, shuffledIndices } from '../../src/util/random.js';
 
 const TORCH_AVAILABLE = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
 

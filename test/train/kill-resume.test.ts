@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { loadCheckpoint } from '../../src/train/checkpoint.js';
+import { loadCheckpoint } from '../../src/model/checkpoint.js';
 import { readHistory } from '../../src/train/history.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');

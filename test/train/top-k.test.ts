@@ -7,8 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 import { scanDataset } from '../../src/data/scan.js';
 import { streamBatches } from '../../src/data/stream.js';
 import { writeSampleDataset } from '../../src/data/sample.js';
-import { loadCheckpoint } from '../../src/train/checkpoint.js';
-import { loadClassifier } from '../../src/train/classifier.js';
+import { loadCheckpoint } from '../../src/model/checkpoint.js';
+import { loadClassifier } from '../../src/model/classifier.js';
 import { train } from '../../src/train/train.js';
 
 describe('train (top-k mode)', () => {

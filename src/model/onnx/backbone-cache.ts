@@ -7,6 +7,9 @@ import { loadPretrainedBackbone, pretrainedWeightsSource } from '../pretrained.j
 import { ONNX_EXPORTER_VERSION, buildOnnxModel, writeFileAtomically } from './export.js';
 import { encodeOnnxModel } from './schema.js';
 import { DEFAULT_PREPROCESSING } from '../../data/types.js';
+import { imgclsCacheDir } from '../../util/cache-dirs.js';
+
+export { imgclsCacheDir };
 
 /**
  * The pretrained backbone's graph outputs: pooled features first, then the 7×7×1280 map, then every
@@ -15,18 +18,6 @@ import { DEFAULT_PREPROCESSING } from '../../data/types.js';
 export function backboneOnnxOutputs(): { pooled: string; featureMap: string; boundaries: string[] } {
   const boundaries = Array.from({ length: EFFICIENTNET_B0_NUM_BLOCKS + 1 }, (_, k) => topKBoundary(EFFICIENTNET_B0_NUM_BLOCKS - k));
   return { pooled: 'avg_pool', featureMap: 'top_activation', boundaries };
-}
-
-/** The package root (the folder of imgcls' package.json), found upwards from this file. */
-function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
-  return dir;
-}
-
-/** Where generated files are cached: IMGCLS_CACHE, else `<package root>/node_modules/.cache/imgcls`. */
-export function imgclsCacheDir(): string {
-  return process.env.IMGCLS_CACHE || path.join(packageRoot(), 'node_modules', '.cache', 'imgcls');
 }
 
 /**

@@ -1,7 +1,4 @@
 import * as tf from '@tensorflow/tfjs';
-import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import { ImgclsError } from '../../errors.js';
 import { NORMALIZATIONS, RESIZE_MODES } from '../../data/preprocess.js';
 import { DEFAULT_PREPROCESSING, type Preprocessing } from '../../data/types.js';
@@ -9,6 +6,7 @@ import type { DenseHead, ModelSpec } from '../types.js';
 import { OnnxGraphBuilder, valueInfo } from './graph-builder.js';
 import { LAYER_CONVERTERS, exportError, type KerasShape, type OnnxValue } from './layers.js';
 import { ONNX_IR_VERSION, ONNX_OPSET, encodeOnnxModel, type OnnxModel, type OnnxValueInfo } from './schema.js';
+import { writeFileAtomic } from '../../util/atomic.js';
 
 /** Bumped whenever the exporter writes a different graph for the same model (part of the backbone cache key). */
 export const ONNX_EXPORTER_VERSION = 1;
@@ -166,15 +164,11 @@ export function buildOnnxModel(model: tf.LayersModel, options: OnnxExportOptions
   };
 }
 
-/** Writes bytes so readers see the old file or the complete new one: temp file in the same folder, then rename. */
+/** Writes bytes with writeFileAtomic (readers see the old file or the complete new one); ONNX_EXPORT when it cannot. */
 export async function writeFileAtomically(file: string, data: Uint8Array): Promise<void> {
-  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}-${randomBytes(4).toString('hex')}.partial`);
   try {
-    await fs.mkdir(path.dirname(file), { recursive: true });
-    await fs.writeFile(temp, data);
-    await fs.rename(temp, file);
+    await writeFileAtomic(file, data);
   } catch (err) {
-    await fs.rm(temp, { force: true }).catch(() => undefined);
     throw new ImgclsError(`cannot write ${file}`, 'ONNX_EXPORT', file, 'Check that the folder exists and is writable.', { cause: err });
   }
 }

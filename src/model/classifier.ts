@@ -1,10 +1,10 @@
 import { ImgclsError, usageError } from '../errors.js';
 import { loadImage } from '../data/preprocess.js';
 import type { ImageBatch } from '../data/types.js';
-import { createBackboneEngine, type EngineChoice } from '../model/engine.js';
-import type { BackboneEngine, Classifier, ModelSpec, Prediction } from '../model/types.js';
+import { createBackboneEngine, type EngineChoice } from './engine.js';
+import type { BackboneEngine, Classifier, ModelSpec, Prediction } from './types.js';
 import { checkpointHead, loadCheckpoint } from './checkpoint.js';
-import { headProbabilities } from './head.js';
+import { headProbabilities } from './dense-head.js';
 
 /** Options of loadClassifier. */
 export interface LoadClassifierOptions {
@@ -44,7 +44,7 @@ export async function loadClassifier(file: string, options: LoadClassifierOption
   // top-k: the trained blocks run in TF.js on the engine's boundary activations; full: the whole trained network runs in TF.js
   const top = spec.mode === 'head'
     ? undefined
-    : await (await import('./top-k.js')).buildTopModel(spec.mode === 'full' ? 'full' : spec.topK!, {
+    : await (await import('./top-model.js')).buildTopModel(spec.mode === 'full' ? 'full' : spec.topK!, {
       featureMap: true, weights: checkpoint.weights, file, inputSize: spec.preprocessing.inputSize,
     });
   const shared = typeof options.engine === 'object' ? options.engine : undefined;
@@ -60,7 +60,7 @@ export async function loadClassifier(file: string, options: LoadClassifierOption
   /** Pooled features (and the feature map) of a batch: the engine alone, or engine to the boundary + the trained top. */
   const backboneOutputs = async (batch: ImageBatch, featureMap: boolean): Promise<{ pooled: Float32Array; featureMap?: Float32Array }> => {
     if (!top) return engine!.run(batch, featureMap ? { featureMap: true } : {});
-    const { runTopModel } = await import('./top-k.js');
+    const { runTopModel } = await import('./top-model.js');
     if (spec.mode === 'full') return runTopModel(top, batch.data, batch.count);
     const { boundary } = await engine!.run(batch, { boundary: top.boundary });
     if (!boundary) throw new ImgclsError(`engine ${engine!.name} returned no "${top.boundary}" activations`, 'INTERNAL', file);

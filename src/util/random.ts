@@ -1,4 +1,14 @@
-import { seededRandom } from '../data/scan.js';
+/** A deterministic pseudo-random generator in [0, 1) (mulberry32) seeded by an integer. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
 
 /** An integer seed derived from a seed and any number of integer parts (e.g. epoch, step): one stream per purpose. */
 export function deriveSeed(seed: number, ...parts: number[]): number {

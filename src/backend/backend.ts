@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
-import { ImgclsError } from './errors.js';
+import { ImgclsError } from '../errors.js';
 
 /** The TF.js backends imgcls can run on, fastest first. */
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -63,7 +63,7 @@ async function startBackend(name: BackendName): Promise<boolean> {
   if (!(await tf.setBackend(name))) return false;
   await tf.ready();
   if (name === 'wasm') {
-    const { registerWasmGradients } = await import('./model/wasm-kernels.js');
+    const { registerWasmGradients } = await import('./wasm-kernels.js');
     registerWasmGradients();
   }
   return true;

@@ -5,27 +5,46 @@ import path from 'node:path';
 /** The suffix of temporary files written by writeFileAtomic; removeStaleTempFiles cleans them. */
 export const TEMP_SUFFIX = '.partial';
 
+/** Options of writeFileAtomic. */
+export interface AtomicWriteOptions {
+  /**
+   * fsync the file and its folder so the new content survives a power cut. Default true; a cache
+   * entry that is only recomputed when lost passes false.
+   */
+  sync?: boolean;
+}
+
 /**
  * Writes `data` to `file` so that readers see either the old file or the complete new one, even if
  * the process is killed: write a temp file in the same folder, fsync it, rename it over `file`,
  * fsync the folder.
  */
-export async function writeFileAtomic(file: string, data: Uint8Array | string | readonly Uint8Array[]): Promise<void> {
+export async function writeFileAtomic(
+  file: string,
+  data: Uint8Array | string | readonly Uint8Array[],
+  options: AtomicWriteOptions = {},
+): Promise<void> {
+  const sync = options.sync ?? true;
   const dir = path.dirname(file);
   await fs.mkdir(dir, { recursive: true });
   const temp = path.join(dir, `.${path.basename(file)}.${process.pid}-${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`);
   const handle = await fs.open(temp, 'w');
   try {
     await handle.writeFile(typeof data === 'string' || data instanceof Uint8Array ? data : Buffer.concat(data));
-    await handle.sync();
+    if (sync) await handle.sync();
   } catch (err) {
     await handle.close();
     await fs.rm(temp, { force: true });
     throw err;
   }
   await handle.close();
-  await fs.rename(temp, file);
-  await syncDir(dir);
+  try {
+    await fs.rename(temp, file);
+  } catch (err) {
+    await fs.rm(temp, { force: true }).catch(() => undefined);
+    throw err;
+  }
+  if (sync) await syncDir(dir);
 }
 
 /**

@@ -12,8 +12,8 @@ import {
   updateCheckpointSpec,
   writeCheckpoint,
   type CheckpointContent,
-} from '../../src/train/checkpoint.js';
-import { loadClassifier, rankPredictions } from '../../src/train/classifier.js';
+} from '../../src/model/checkpoint.js';
+import { loadClassifier, rankPredictions } from '../../src/model/classifier.js';
 import { parseHistory } from '../../src/train/history.js';
 
 const SPEC: ModelSpec = {

@@ -1,8 +1,8 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/backend.js';
-import { WASM_GRADIENT_KERNELS, WASM_REPLACED_KERNELS } from '../../src/model/wasm-kernels.js';
+import { initBackend } from '../../src/backend/backend.js';
+import { WASM_GRADIENT_KERNELS, WASM_REPLACED_KERNELS } from '../../src/backend/wasm-kernels.js';
 import { loadPretrainedBackbone } from '../../src/model/pretrained.js';
 import { splitBackbone, topKBoundary, withHead } from '../../src/model/head.js';
 

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { createRequire } from 'node:module';
 import { ImgclsError } from '../errors.js';
-import type { DenseHead, ModelSpec, TrainMode } from '../model/types.js';
-import { writeFileAtomic } from './atomic.js';
+import type { DenseHead, ModelSpec, TrainMode } from './types.js';
+import { writeFileAtomic } from '../util/atomic.js';
 
 /** The first 8 bytes of every checkpoint file. */
 export const CHECKPOINT_MAGIC = 'IMGCLSCK';

@@ -1,4 +1,4 @@
-import type { DenseHead } from '../model/types.js';
+import type { DenseHead } from './types.js';
 
 /** A new dense head with PyTorch nn.Linear's initialisation: kernel and bias uniform in ±1/√inputDim, seeded. */
 export function initHead(inputDim: number, numClasses: number, random: () => number): DenseHead {

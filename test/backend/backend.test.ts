@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { BACKEND_ORDER, backendInfo, initBackend, type BackendName } from '../src/backend.js';
-import { isImgclsError } from '../src/errors.js';
+import { BACKEND_ORDER, backendInfo, initBackend, type BackendName } from '../../src/backend/backend.js';
+import { isImgclsError } from '../../src/errors.js';
 
 // runs first: initBackend caches its choice for the process once it succeeds
 test('an unknown forced backend is BACKEND_UNAVAILABLE, and selection still works afterwards', async () => {
