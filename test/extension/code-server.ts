@@ -37,13 +37,51 @@ export function freePort(): Promise<number> {
 /** A running code-server with its own user-data and extensions folders. */
 export interface CodeServer {
   port: number;
-  /** The URL that opens `folder` with this repository as the extension under development. */
+  /**
+   * The URL that opens `folder`: with this repository as the extension under development, or, when the
+   * server was started with a .vsix, with the installed extension only (extension-host tests still load
+   * the repository as the development extension).
+   */
   url(folder: string, extensionTestsPath?: string): string;
+  /** The folder the .vsix was installed into (under the fresh extensions folder), when started with one. */
+  installedExtension?: string;
   stop(): Promise<void>;
 }
 
-/** Starts code-server on a free port with temp settings (startup editor off) and waits for /healthz. */
-export async function startCodeServer(options: { logFile: string; userSettings?: Record<string, unknown> }): Promise<CodeServer> {
+/** What `code-server --install-extension <vsix>` printed, and the extension folders it left. */
+export interface ExtensionInstall {
+  code: number;
+  output: string;
+  installed: string[];
+}
+
+/** Installs a .vsix into the given extensions folder with code-server's own `--install-extension`. */
+export async function installExtension(vsix: string, dirs: { extensionsDir: string; userDataDir: string }): Promise<ExtensionInstall> {
+  // an explicit --config keeps code-server from writing its default one into ~/.config
+  const config = path.join(dirs.userDataDir, 'install-config.yaml');
+  await fs.mkdir(dirs.userDataDir, { recursive: true });
+  await fs.writeFile(config, 'auth: none\ncert: false\n');
+  return new Promise((resolve, reject) => {
+    const child = spawn(CODE_SERVER, ['--config', config, '--extensions-dir', dirs.extensionsDir, '--user-data-dir', dirs.userDataDir,
+      '--install-extension', vsix],
+      { env: { ...process.env, VSCODE_PROXY_URI: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', async (code) => {
+      const entries = await fs.readdir(dirs.extensionsDir, { withFileTypes: true }).catch(() => []);
+      const installed = entries.filter((entry) => entry.isDirectory() && !entry.name.startsWith('.')).map((entry) => path.join(dirs.extensionsDir, entry.name));
+      resolve({ code: code ?? -1, output, installed });
+    });
+  });
+}
+
+/**
+ * Starts code-server on a free port with temp settings (startup editor off) and waits for /healthz. With
+ * `vsix`, first installs that package into the fresh extensions folder (failing when code-server refuses it).
+ */
+export async function startCodeServer(options: { logFile: string; userSettings?: Record<string, unknown>; vsix?: string }): Promise<CodeServer> {
   const home = await fs.mkdtemp(path.join(os.tmpdir(), 'imgcls-code-server-'));
   const port = await freePort();
   const userDataDir = path.join(home, 'user-data');
@@ -65,6 +103,15 @@ export async function startCodeServer(options: { logFile: string; userSettings?:
     ...options.userSettings,
   };
   await fs.writeFile(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify(settings, null, 2));
+  let installedExtension: string | undefined;
+  if (options.vsix) {
+    const install = await installExtension(options.vsix, { extensionsDir, userDataDir });
+    if (install.code !== 0 || install.installed.length !== 1) {
+      await fs.rm(home, { recursive: true, force: true });
+      throw new Error(`code-server --install-extension ${options.vsix} failed (exit ${install.code}):\n${install.output}`);
+    }
+    installedExtension = install.installed[0];
+  }
   const config = path.join(home, 'config.yaml');
   await fs.writeFile(config, `bind-addr: 127.0.0.1:${port}\nauth: none\ncert: false\n`);
   await fs.mkdir(path.dirname(options.logFile), { recursive: true });
@@ -96,10 +143,12 @@ export async function startCodeServer(options: { logFile: string; userSettings?:
   const remote = (file: string) => `vscode-remote://127.0.0.1:${port}${file}`;
   return {
     port,
+    installedExtension,
     url(folder, extensionTestsPath) {
-      const payload: [string, string][] = [['extensionDevelopmentPath', remote(REPO_ROOT)]];
+      const payload: [string, string][] = installedExtension && !extensionTestsPath ? [] : [['extensionDevelopmentPath', remote(REPO_ROOT)]];
       if (extensionTestsPath) payload.push(['extensionTestsPath', remote(extensionTestsPath)]);
-      return `http://127.0.0.1:${port}/?folder=${encodeURIComponent(folder)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
+      const query = `folder=${encodeURIComponent(folder)}`;
+      return `http://127.0.0.1:${port}/?${payload.length > 0 ? `${query}&payload=${encodeURIComponent(JSON.stringify(payload))}` : query}`;
     },
     async stop() {
       if (exited === null && child.pid) {

@@ -1,7 +1,10 @@
 // End-to-end tests of the VS Code extension in a real VS Code: npm code-server 4.100.3 driven by Debian
-// Chromium through playwright-core, the repository as extensionDevelopmentPath, a temp workspace with images.
+// Chromium through playwright-core, a temp workspace with images. The scenarios run against the .vsix that
+// `npm run package` builds, installed with --install-extension into a fresh extensions folder; the extension-host
+// API tests load the repository as the development extension (the F5 path).
 import assert from 'node:assert/strict';
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
@@ -10,6 +13,7 @@ import {
   waitForNotification, waitForWorkbench, webviewFrame, type CodeServer,
 } from './code-server.js';
 import { createTestWorkspace, type TestWorkspace } from './workspace.js';
+import { buildVsix } from '../packaging/vsix.js';
 
 const TEST_TIMEOUT_MS = 15 * 60_000;
 
@@ -17,6 +21,7 @@ let workspace: TestWorkspace;
 let server: CodeServer;
 let browser: Browser;
 let page: Page;
+let vsixDir: string | undefined;
 
 before(async () => {
   assertToolsInstalled();
@@ -30,8 +35,12 @@ before(async () => {
   try {
     workspace = await createTestWorkspace();
     mark('workspace with a trained checkpoint');
-    server = await startCodeServer({ logFile: path.join(ARTIFACTS, 'code-server.log') });
-    mark('code-server /healthz');
+    // the scenarios run against the packaged extension, installed like a user installs it
+    vsixDir = await fs.mkdtemp(path.join(os.tmpdir(), 'imgcls-vsix-test-'));
+    const { file: vsix } = await buildVsix(vsixDir);
+    mark('npm run package (.vsix)');
+    server = await startCodeServer({ logFile: path.join(ARTIFACTS, 'code-server.log'), vsix });
+    mark('code-server --install-extension, /healthz');
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
     page.on('pageerror', (err) => void fs.appendFile(path.join(ARTIFACTS, 'browser.log'), `pageerror: ${err.stack ?? err.message}\n`));
@@ -49,6 +58,7 @@ after(async () => {
   await browser?.close().catch(() => undefined);
   await server?.stop();
   await workspace?.cleanup();
+  if (vsixDir) await fs.rm(vsixDir, { recursive: true, force: true });
 });
 
 async function screenshot(name: string): Promise<string> {
@@ -78,6 +88,10 @@ test('Explorer → Classify on an image shows its class in a notification and th
   const shown = (await frame.locator('table.results tr.result td.class').first().textContent()) ?? '';
   assert.match(shown, new RegExp(`^(${classes}) \\(\\d+\\.\\d%\\)$`));
   assert.ok((await frame.locator('table.results td.thumbnail img').count()) === 1, 'the thumbnail is shown');
+  if (!process.env.IMGCLS_CACHE) {
+    // the installed copy classified (not this repository): its backbone cache sits inside the installed extension
+    assert.ok(existsSync(path.join(server.installedExtension!, 'node_modules', '.cache', 'imgcls')), `cache in ${server.installedExtension}`);
+  }
   await screenshot('classify-result.png');
   await closeNotifications();
 });
