@@ -2,7 +2,7 @@ import { ImgclsError, usageError } from '../errors.js';
 import { loadImage } from '../data/preprocess.js';
 import type { ImageBatch } from '../data/types.js';
 import { createBackboneEngine, type EngineChoice } from './engine.js';
-import type { BackboneEngine, Classifier, ModelSpec, Prediction } from './types.js';
+import type { BackboneEngine, Classification, Classifier, ModelSpec, Prediction } from './types.js';
 import { checkpointHead, loadCheckpoint } from './checkpoint.js';
 import { headProbabilities } from './dense-head.js';
 
@@ -76,14 +76,20 @@ export async function loadClassifier(file: string, options: LoadClassifierOption
     return headProbabilities(head, pooled, batch.count);
   };
 
+  const classify = async (imageFile: string, topK = numClasses): Promise<Prediction[]> => {
+    const data = await loadImage(imageFile, spec.preprocessing);
+    const batch: ImageBatch = { data, count: 1, inputSize: spec.preprocessing.inputSize, files: [imageFile], labels: [-1], skipped: [] };
+    return rankPredictions(await predictBatch(batch), spec, topK);
+  };
+
   return {
     spec,
     head,
     predictBatch,
-    async classify(imageFile: string, topK = numClasses): Promise<Prediction[]> {
-      const data = await loadImage(imageFile, spec.preprocessing);
-      const batch: ImageBatch = { data, count: 1, inputSize: spec.preprocessing.inputSize, files: [imageFile], labels: [-1], skipped: [] };
-      return rankPredictions(await predictBatch(batch), spec, topK);
+    classify,
+    async classifyWithVerdict(imageFile: string, options: { topK?: number; nearest?: number } = {}): Promise<Classification> {
+      // open-set data lands with issue 14; until then no verdict
+      return { predictions: await classify(imageFile, options.topK ?? numClasses) };
     },
     async featureMap(batch: ImageBatch): Promise<Float32Array> {
       if (batch.count === 0) return new Float32Array(0);

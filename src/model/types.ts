@@ -30,6 +30,35 @@ export interface Prediction {
   probability: number;
 }
 
+/** A training image close to a classified image in feature space. */
+export interface NearestImage {
+  /** The training file's path as it was when the checkpoint was trained (it may have moved since). */
+  file: string;
+  className: string;
+  /** Distance in the open-set score's feature space (smaller is closer). */
+  distance: number;
+}
+
+/**
+ * Whether an image resembles the training data. `unfamiliar` when `score` > `threshold`: the image is
+ * unlike anything the model was trained on, and its class should not be trusted.
+ */
+export interface OpenSetVerdict {
+  unfamiliar: boolean;
+  /** Higher means less like the training data. */
+  score: number;
+  /** Calibrated when training ended (about 95% of the training images score at or below it). */
+  threshold: number;
+  /** The nearest training images, nearest first. */
+  nearest: NearestImage[];
+}
+
+/** One image's classes plus the open-set verdict (undefined when the checkpoint carries no open-set data). */
+export interface Classification {
+  predictions: Prediction[];
+  verdict?: OpenSetVerdict;
+}
+
 /**
  * A trained classifier: backbone + head, ready to run. Probabilities are softmax outputs, never logits.
  * Created by loadClassifier(checkpoint) in train/ (or by the model stage for the ImageNet demo).
@@ -40,6 +69,8 @@ export interface Classifier {
   predictBatch(batch: ImageBatch): Promise<Float32Array>;
   /** The topK classes of one image file, most probable first (applies spec.threshold when set). */
   classify(file: string, topK?: number): Promise<Prediction[]>;
+  /** classify() plus the open-set verdict: whether the image is unlike the training data, and its nearest training images. */
+  classifyWithVerdict(file: string, options?: { topK?: number; nearest?: number }): Promise<Classification>;
   /** The dense head, for class activation maps (explain) and export. */
   readonly head: DenseHead;
   /** The [batch.count × 7 × 7 × 1280] NHWC feature map that feeds global pooling and the head. */

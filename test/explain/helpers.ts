@@ -44,6 +44,9 @@ export function engineClassifier(
         .sort((a, b) => b.probability - a.probability)
         .slice(0, topK);
     },
+    async classifyWithVerdict(file: string, options: { topK?: number } = {}) {
+      return { predictions: await this.classify(file, options.topK) };
+    },
     async featureMap(batch: ImageBatch): Promise<Float32Array> {
       const { featureMap } = await engine.run(batch, { featureMap: true });
       if (!featureMap) throw new Error('engine returned no feature map');
