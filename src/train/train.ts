@@ -26,6 +26,9 @@ import { mapLimit } from '../util/limit.js';
 import { randomStream, shuffledIndices } from '../util/random.js';
 import { estimateTrainingMs } from './estimate.js';
 import { formatDuration } from '../util/duration.js';
+import { createDecisionRule } from '../eval/decision.js';
+import { classificationMetrics } from '../eval/metrics.js';
+import { crossEntropy } from '../eval/top-losses.js';
 
 /** Where a training run is. */
 export interface TrainProgress {
@@ -146,35 +149,29 @@ export interface ValidationMetrics {
   warning?: string;
 }
 
-/** Loss, accuracy, per-class recall and a collapse warning from softmax rows and their true labels. */
+/**
+ * Loss, accuracy, per-class recall and a collapse warning from softmax rows and their true labels,
+ * computed by eval/ (its decision rule, metrics and loss clamp), so val_loss and val_accuracy are
+ * what `imgcls eval` reports on the same images.
+ */
 export function validationMetrics(probabilities: Float32Array, labels: readonly number[], classNames: readonly string[]): ValidationMetrics {
   const numClasses = classNames.length;
+  const decide = createDecisionRule(classNames);
+  const predicted = labels.map((_, row) => decide(probabilities, row * numClasses));
+  const metrics = classificationMetrics(labels, predicted, classNames);
   let loss = 0;
-  let correct = 0;
-  const hits = new Array<number>(numClasses).fill(0);
-  const totals = new Array<number>(numClasses).fill(0);
+  labels.forEach((label, row) => (loss += crossEntropy(probabilities[row * numClasses + label])));
   const predictedCounts = new Array<number>(numClasses).fill(0);
-  labels.forEach((label, row) => {
-    const p = probabilities.subarray(row * numClasses, (row + 1) * numClasses);
-    let best = 0;
-    for (let c = 1; c < numClasses; c++) if (p[c] > p[best]) best = c;
-    loss -= Math.log(Math.max(p[label], 1e-30));
-    totals[label]++;
-    predictedCounts[best]++;
-    if (best === label) {
-      correct++;
-      hits[label]++;
-    }
-  });
-  const present = totals.filter((t) => t > 0).length;
+  for (const c of predicted) predictedCounts[c]++;
+  const present = metrics.perClass.filter((row) => row.support > 0).length;
   const collapsed = predictedCounts.findIndex((n) => n === labels.length);
   const warning = present > 1 && collapsed >= 0
     ? `every validation image was predicted "${classNames[collapsed]}": the model has collapsed onto one class (check class balance, learning rate, labels)`
     : undefined;
   return {
     loss: loss / Math.max(labels.length, 1),
-    accuracy: correct / Math.max(labels.length, 1),
-    recall: totals.map((t, c) => (t === 0 ? NaN : hits[c] / t)),
+    accuracy: metrics.accuracy,
+    recall: metrics.perClass.map((row) => (row.support === 0 ? NaN : row.recall)),
     predictedCounts,
     ...(warning ? { warning } : {}),
   };
