@@ -26,6 +26,7 @@ import { mapLimit } from '../util/limit.js';
 import { randomStream, shuffledIndices } from '../util/random.js';
 import { estimateTrainingMs } from './estimate.js';
 import { formatDuration } from '../util/duration.js';
+import { calibrateRunCheckpoints } from './open-set.js';
 
 /** Where a training run is. */
 export interface TrainProgress {
@@ -421,6 +422,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     runner.dispose();
   }
   const trainMs = performance.now() - trainStarted;
+  if (lastSavedEpoch > 0) say(await calibrateRunCheckpoints({ files: [bestFile, lastFile], trainItems, featureSet, preprocessing: resolved.preprocessing, output, seed: resolved.seed }), resolved.epochs);
   notify({ phase: 'done', epoch: resolved.epochs, epochs: resolved.epochs, step: 0, steps: 0 });
   return {
     outDir: resolved.outDir,
