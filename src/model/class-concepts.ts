@@ -1,6 +1,6 @@
 import { ImgclsError, usageError } from '../errors.js';
 import { streamBatches } from '../data/stream.js';
-import { DEFAULT_PREPROCESSING, type SkippedFile } from '../data/types.js';
+import { DEFAULT_PREPROCESSING, type Dataset, type SkippedFile } from '../data/types.js';
 import { seededRandom } from '../util/random.js';
 import { headLogits } from './dense-head.js';
 import { createBackboneEngine, type EngineChoice } from './engine.js';
@@ -100,6 +100,14 @@ export interface ClassConceptsReport {
 export interface ClassFiles {
   className: string;
   files: readonly string[];
+}
+
+/** The files of each class in one split of a scanned dataset, in class order. */
+export function classFilesOf(dataset: Dataset, split: 'train' | 'valid' = 'train'): ClassFiles[] {
+  return dataset.classNames.map((className, label) => ({
+    className,
+    files: dataset[split].filter((item) => item.label === label).map((item) => item.file),
+  }));
 }
 
 /** Options of analyzeClassConcepts. */
@@ -276,8 +284,8 @@ export async function analyzeClassConcepts(classes: readonly ClassFiles[], optio
   };
 }
 
-/** The report as text: one line per class (concepts and spread), then the warnings. */
-export function formatClassConcepts(report: ClassConceptsReport): string {
+/** The report as text: one line per class (concepts and spread), then the warnings (unless `warnings: false`). */
+export function formatClassConcepts(report: ClassConceptsReport, options: { warnings?: boolean } = {}): string {
   const width = Math.max(...report.classes.map((c) => c.className.length), 5);
   const lines = [`ImageNet concepts per class (top-1 label of the pretrained ImageNet head; spread = mean cosine distance to the class centroid):`];
   for (const cls of report.classes) {
@@ -286,7 +294,7 @@ export function formatClassConcepts(report: ClassConceptsReport): string {
     const sampled = cls.analysed < cls.total ? ` of ${cls.total}` : '';
     lines.push(`  ${cls.className.padEnd(width)}  ${String(cls.analysed).padStart(3)}${sampled} images  spread ${cls.spread.toFixed(3)}  ${concepts.join('; ') || '-'}`);
   }
-  if (report.warnings.length > 0) lines.push('Narrow classes:', ...report.warnings.map((w) => `  NARROW ${w}`));
+  if (options.warnings !== false && report.warnings.length > 0) lines.push('Narrow classes:', ...report.warnings.map((w) => `  NARROW ${w}`));
   if (report.skipped.length > 0) lines.push(`  (${report.skipped.length} unreadable file(s) left out)`);
   return lines.join('\n');
 }
