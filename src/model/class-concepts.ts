@@ -191,6 +191,34 @@ function spreadWarning(cls: ClassConcepts, others: number): string {
 }
 
 /**
+ * Sets `narrow` and `warning` on each class that is mostly one concept (share ≥ narrowShare of its analysed images)
+ * or whose spread is below narrowSpreadRatio × the other classes' median spread; classes with fewer than
+ * minImages analysed images are left alone.
+ */
+export function markNarrowClasses(
+  classes: ClassConcepts[],
+  options: { narrowShare: number; narrowSpreadRatio: number; minImages: number },
+): void {
+  for (const cls of classes) {
+    delete cls.narrow;
+    delete cls.warning;
+    if (cls.analysed < options.minImages) continue;
+    const top = cls.concepts[0];
+    // a single ImageNet object class counts too: "9/10 images are 'web site'" is as narrow as "9/10 are cats"
+    if (top && top.count / cls.analysed >= options.narrowShare) {
+      cls.narrow = 'concept';
+      cls.warning = conceptWarning(cls, top);
+      continue;
+    }
+    const otherSpreads = classes.filter((o) => o !== cls && o.analysed >= 2).map((o) => o.spread);
+    if (otherSpreads.length > 0 && cls.spread < options.narrowSpreadRatio * median(otherSpreads)) {
+      cls.narrow = 'spread';
+      cls.warning = spreadWarning(cls, median(otherSpreads));
+    }
+  }
+}
+
+/**
  * Per class: the top-1 ImageNet label of each image (the pretrained backbone's own ImageNet head), grouped into
  * broad concepts, and the spread of the class in the pooled feature space; marks a class narrow when most of its
  * images are one concept group or its spread is far below the other classes'. Returns data; never prints.
@@ -259,21 +287,7 @@ export async function analyzeClassConcepts(classes: readonly ClassFiles[], optio
     return { className: cls.className, total: cls.files.length, analysed: rows.length, concepts: sorted, spread: featureSpread(flat, rows.length, dim) };
   });
 
-  for (const cls of result) {
-    if (cls.analysed < minImages) continue;
-    const top = cls.concepts[0];
-    // a single ImageNet object class counts too: "9/10 images are 'web site'" is as narrow as "9/10 are cats"
-    if (top && top.count / cls.analysed >= narrowShare) {
-      cls.narrow = 'concept';
-      cls.warning = conceptWarning(cls, top);
-      continue;
-    }
-    const otherSpreads = result.filter((o) => o !== cls && o.analysed >= 2).map((o) => o.spread);
-    if (otherSpreads.length > 0 && cls.spread < narrowSpreadRatio * median(otherSpreads)) {
-      cls.narrow = 'spread';
-      cls.warning = spreadWarning(cls, median(otherSpreads));
-    }
-  }
+  markNarrowClasses(result, { narrowShare, narrowSpreadRatio, minImages });
   return {
     classes: result,
     warnings: result.flatMap((cls) => (cls.warning ? [cls.warning] : [])),
