@@ -160,6 +160,15 @@ test('Run Training Cells on the open lesson executes exactly its train cells thr
   }
 });
 
+// last, after every command above has run in this host: the library (and TF.js) belongs to the ML worker thread
+test('the extension host loaded no @tensorflow module (TF.js runs only in the ML worker)', async () => {
+  // CommonJS loads show in require.cache; any tfjs-core, ESM or CommonJS, sets globalThis._tfengine in its realm on load
+  // (the worker thread is another realm, so its TF.js does not show here)
+  const tfModules = Object.keys(require.cache).filter((file) => /[\\/]@tensorflow[\\/]/.test(file));
+  assert.deepEqual(tfModules, [], 'CommonJS @tensorflow modules in the extension host');
+  assert.equal((globalThis as { _tfengine?: unknown })._tfengine, undefined, 'a TF.js engine exists in the extension host');
+});
+
 /** Entry point called by VS Code's test runner; rejects when a test failed. */
 export async function run(): Promise<void> {
   const lines: string[] = [];
