@@ -4,7 +4,7 @@ import { usageError } from '../errors.js';
 import type { Normalization, ResizeMode } from '../data/types.js';
 import type { EngineChoice } from '../model/engine.js';
 import type { TrainMode } from '../model/types.js';
-import type { MonitorMetric, OptimizerName, TrainConfig } from '../train/config.js';
+import type { MonitorMetric, OptimizerName, ResolvedTrainConfig, TrainConfig } from '../train/config.js';
 import { formatDuration } from '../util/duration.js';
 import type { TrainProgress, TrainResult } from '../train/train.js';
 import type { ClassConceptsReport } from '../model/class-concepts.js';
@@ -39,7 +39,8 @@ Options:
   --normalization <name>    zero-one | advprop [default: zero-one]
   --cache-dir <dir>         feature cache [default: $IMGCLS_CACHE/features or <out>/../.imgcls-cache]
   --resume                  continue from <out>/checkpoints/last.imgcls
-  --no-concepts             skip the narrow-class check before training (ImageNet concepts per class)
+  --no-concepts             skip the narrow-class check before training (ImageNet concepts per class;
+                            not run with --resume)
   --json                    print the result as JSON on stdout
   --quiet                   no progress bar
   --debug                   print stack traces of unexpected errors
@@ -92,7 +93,7 @@ function summary(result: TrainResult): string {
  * Prints the table (unless quiet) and the NARROW warnings (always) on stderr. An advisory check: when it
  * cannot run, training goes on and the reason is printed.
  */
-async function conceptCheck(config: TrainConfig, quiet: boolean, signal: AbortSignal): Promise<ClassConceptsReport | undefined> {
+async function conceptCheck(config: ResolvedTrainConfig, quiet: boolean, signal: AbortSignal): Promise<ClassConceptsReport | undefined> {
   const { scanDataset } = await import('../data/scan.js');
   const { analyzeClassConcepts, classFilesOf, formatClassConcepts } = await import('../model/class-concepts.js');
   const dataset = await scanDataset(config.data, { validPct: config.validPct, seed: config.seed });
@@ -190,7 +191,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const onSignal = () => abort.abort(new Error('interrupted'));
   process.once('SIGINT', onSignal);
   try {
-    const concepts = values['no-concepts'] ? undefined : await conceptCheck(config, values.quiet, abort.signal);
+    // bad options are reported before the check runs the network; a resumed run was checked when it started
+    const resolved = (await import('../train/config.js')).resolveTrainConfig(config);
+    const concepts = values['no-concepts'] || values.resume ? undefined : await conceptCheck(resolved, values.quiet, abort.signal);
     const { train } = await import('../train/train.js');
     const result = await train(config, { signal: abort.signal, onProgress });
     if (interactive) process.stderr.write('\r\x1b[K');
