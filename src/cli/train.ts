@@ -37,7 +37,7 @@ Options:
   --input-size <n>          input side in pixels [default: 224]
   --resize <mode>           squash | center-crop [default: squash]
   --normalization <name>    zero-one | advprop [default: zero-one]
-  --cache-dir <dir>         feature cache [default: $IMGCLS_CACHE or <out>/../.imgcls-cache]
+  --cache-dir <dir>         feature cache [default: $IMGCLS_CACHE/features or <out>/../.imgcls-cache]
   --resume                  continue from <out>/checkpoints/last.imgcls
   --no-concepts             skip the narrow-class check before training (ImageNet concepts per class;
                             not run with --resume)
