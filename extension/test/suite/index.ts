@@ -123,13 +123,6 @@ test('Classify on a folder lists the least sure first (lowest margin) and record
   assert.ok(timings && timings.totalMs > 0 && timings.classifyMs > 0, JSON.stringify(timings));
 });
 
-test('the extension host never loads TF.js, ONNX Runtime or sharp: the library runs in the worker', async () => {
-  const loaded = Object.keys(require.cache);
-  for (const name of ['@tensorflow', 'onnxruntime-node', `${path.sep}sharp${path.sep}`]) {
-    assert.deepEqual(loaded.filter((file) => file.includes(name)), [], `no ${name} module in the extension host`);
-  }
-});
-
 test('the Dataset view lists classes with counts, shows the leak as Problems, and follows added and removed files', async () => {
   const { leak } = await readExpected();
   const probe = await api();
@@ -234,6 +227,14 @@ test('Run Training Cells on the open lesson executes exactly its train cells thr
     assert.deepEqual(executed.sort(), [1, 2]);
   } finally {
     controller.dispose();
+  }
+});
+
+// last, after Classify, Evaluate, the plots and the notebook ran: the host loaded none of the library's heavy modules
+test('the extension host never loads TF.js, ONNX Runtime or sharp: the library runs in the worker', async () => {
+  const loaded = Object.keys(require.cache);
+  for (const name of ['@tensorflow', 'onnxruntime-node', `${path.sep}sharp${path.sep}`]) {
+    assert.deepEqual(loaded.filter((file) => file.includes(name)), [], `no ${name} module in the extension host`);
   }
 });
 
