@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'WEIGHTS_NOT_FOUND'
   | 'BACKEND_UNAVAILABLE'
   | 'ONNX_EXPORT'
+  | 'OPEN_SET_MISSING'
   | 'CANCELLED'
   | 'INTERNAL';
 

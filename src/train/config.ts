@@ -57,7 +57,7 @@ export interface TrainConfig {
   preprocessing?: Partial<Preprocessing>;
   /** Backbone engine for feature extraction. Default 'auto' (ONNX Runtime when it loads, else TF.js). */
   engine?: EngineChoice;
-  /** Feature cache folder. Default $IMGCLS_CACHE, else <parent of outDir>/.imgcls-cache. */
+  /** Feature cache folder. Default $IMGCLS_CACHE/features, else <parent of outDir>/.imgcls-cache. */
   cacheDir?: string;
 }
 
