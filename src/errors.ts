@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'WEIGHTS_NOT_FOUND'
   | 'BACKEND_UNAVAILABLE'
   | 'ONNX_EXPORT'
+  | 'TRAIN_ENGINE_FAILED'
   | 'CANCELLED'
   | 'INTERNAL';
 

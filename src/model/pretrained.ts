@@ -93,7 +93,7 @@ export async function loadLocalGraphModel(dir: string): Promise<tf.GraphModel> {
 }
 
 /** A layer's weights as plain arrays, in the order `layer.setWeights` takes them. */
-interface LayerWeights {
+export interface LayerWeights {
   shapes: number[][];
   values: Float32Array[];
 }
@@ -155,6 +155,17 @@ async function readPretrainedWeights(dir: string): Promise<Map<string, LayerWeig
 
 const weightCache = new Map<string, Promise<Map<string, LayerWeights>>>();
 
+/** The ImageNet weights by layer name (`block2b_dwconv` → [kernel, bias] in TF.js layout), read once per process. */
+export function pretrainedLayerWeights(dir = pretrainedModelDir()): Promise<Map<string, LayerWeights>> {
+  let cached = weightCache.get(dir);
+  if (!cached) {
+    cached = readPretrainedWeights(dir);
+    weightCache.set(dir, cached);
+    cached.catch(() => weightCache.delete(dir));
+  }
+  return cached;
+}
+
 /** Options of loadPretrainedBackbone. */
 export interface PretrainedOptions {
   /** Keep the 1000-way ImageNet classifier (`predictions`). Default false: output is the 1280-d pooled feature. */
@@ -171,13 +182,7 @@ export interface PretrainedOptions {
  */
 export async function loadPretrainedBackbone(options: PretrainedOptions = {}): Promise<tf.LayersModel> {
   const dir = options.modelDir ?? pretrainedModelDir();
-  let cached = weightCache.get(dir);
-  if (!cached) {
-    cached = readPretrainedWeights(dir);
-    weightCache.set(dir, cached);
-    cached.catch(() => weightCache.delete(dir));
-  }
-  const weights = await cached;
+  const weights = await pretrainedLayerWeights(dir);
   const model = buildEfficientNetB0({ includeTop: options.includeTop ?? false, inputSize: options.inputSize ?? 224 });
   try {
     assignWeights(model, weights, dir);
