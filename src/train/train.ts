@@ -20,7 +20,7 @@ import {
 import { resolveTrainConfig, type ResolvedTrainConfig, type TrainConfig } from './config.js';
 import { computeFeatures, featureKey, IMAGE_OUTPUT, type FeatureJob, type FeatureSet } from './features.js';
 import { computeClassWeights } from '../model/dense-head.js';
-import { createHeadRunner, type ModeRunner } from './head-runner.js';
+import { createModeRunner } from './engines/index.js';
 import { appendHistory, truncateHistory, type EpochRecord, type StepRecord } from './history.js';
 import { mapLimit } from '../util/limit.js';
 import { randomStream, shuffledIndices } from '../util/random.js';
@@ -80,6 +80,8 @@ export interface TrainResult {
   messages: string[];
   /** Engine name, or null when every feature came from the cache. */
   engine: string | null;
+  /** The engine that trained ('js' for head mode, 'tfjs', 'libtorch <version>'). */
+  trainEngine: string;
   cache: { dir: string; hits: number; computed: number };
   timings: { featuresMs: number; trainMs: number; totalMs: number };
 }
@@ -313,9 +315,8 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     ...(resolved.mode === 'top-k' ? { topK: resolved.topK } : {}),
   };
   const restored = resumeFrom ? { head: checkpointHead(resumeFrom), weights: resumeFrom.weights, steps: resumeFrom.training.optimizerSteps } : undefined;
-  const runner: ModeRunner = resolved.mode !== 'head'
-    ? await (await import('./top-k.js')).createTopKRunner(resolved, { numClasses, classWeights, resumeFrom: restored })
-    : createHeadRunner(resolved, { inputDim, numClasses, classWeights, resumeFrom: restored });
+  const runner = await createModeRunner(resolved, { inputDim, numClasses, classWeights, resumeFrom: restored });
+  if (runner.engineNote) say(`${resolved.mode} trains on TF.js: ${runner.engineNote}`);
 
   const gather = (samples: readonly Sample[], indices: readonly number[], pickView: (index: number) => number): Float32Array => {
     const out = new Float32Array(indices.length * inputDim);
@@ -406,6 +407,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
         best: best && { epoch: best.epoch, val_accuracy: best.accuracy, val_loss: best.loss },
         optimizerSteps: runner.optimizerSteps,
         engine: engineName ?? resumeFrom?.training.engine,
+        trainEngine: runner.engine,
       };
       const weights = runner.weights();
       // last.imgcls is written last: it is what --resume reads, so everything it claims already exists
@@ -438,6 +440,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     skipped,
     messages,
     engine: engineName,
+    trainEngine: runner.engine,
     cache: { dir: resolved.cacheDir, hits: featureSet.cacheHits, computed: featureSet.computed },
     timings: { featuresMs, trainMs, totalMs: elapsed() },
   };
