@@ -41,7 +41,7 @@ export interface ModeRunnerOptions {
  * The runner of the config's mode: the dense head alone in JS ('head'), or 'top-k' / 'full' on the
  * resolved training engine (libtorch through the native addon, or TF.js). `engine` names it.
  */
-export async function createModeRunner(config: ResolvedTrainConfig, options: ModeRunnerOptions): Promise<ModeRunner & { engine: string; engineNote?: string }> {
+export async function createModeRunner(config: ResolvedTrainConfig, options: ModeRunnerOptions): Promise<ModeRunner & { engine: string }> {
   if (config.mode === 'head') return Object.assign(createHeadRunner(config, options), { engine: 'js' });
   const { engine, reason } = resolveTrainEngine(config.trainEngine);
   const runner = engine === 'libtorch'
