@@ -21,7 +21,7 @@ import { resolveTrainConfig, type ResolvedTrainConfig, type TrainConfig } from '
 import { computeFeatures, featureKey, IMAGE_OUTPUT, type FeatureJob, type FeatureSet } from './features.js';
 import { computeClassWeights } from '../model/dense-head.js';
 import type { ModeRunner } from './head-runner.js';
-import { createModeRunner } from './engines/index.js';
+import { createModeRunner, resolveTrainEngine } from './engines/index.js';
 import { appendHistory, truncateHistory, type EpochRecord, type StepRecord } from './history.js';
 import { mapLimit } from '../util/limit.js';
 import { randomStream, shuffledIndices } from '../util/random.js';
@@ -343,12 +343,13 @@ async function announceEstimates(run: Run, data: RunData): Promise<void> {
   const resolved = run.config;
   const { trainItems, validItems } = data;
   // features are computed once (cached); full mode would train the whole network on every image every epoch
-  // TF.js trains top-k and full: their estimate depends on its backend (head mode does not load it for this)
-  const backend = resolved.mode === 'head' ? 'wasm' : await (await import('../backend/backend.js')).initBackend();
+  // top-k and full train on libtorch or TF.js: their estimate depends on which (head mode does not load either for this)
+  const onTorch = resolved.mode !== 'head' && resolveTrainEngine(resolved.trainEngine).engine === 'libtorch';
+  const backend = resolved.mode === 'head' ? 'wasm' : onTorch ? 'libtorch' : await (await import('../backend/backend.js')).initBackend();
   const work = { images: trainItems.length * (1 + resolved.augmentViews) + validItems.length, epochs: resolved.epochs, engine: resolved.engine, inputSize: resolved.preprocessing.inputSize, backend };
   const estimates = { head: estimateTrainingMs('head', work), 'top-k': estimateTrainingMs('top-k', work), full: estimateTrainingMs('full', { ...work, images: trainItems.length, validImages: validItems.length }) };
   const fastest = (Object.keys(estimates) as (keyof typeof estimates)[]).sort((a, b) => estimates[a] - estimates[b])[0];
-  run.say(`estimated time on this machine: head ≈ ${formatDuration(estimates.head)}, top-k ≈ ${formatDuration(estimates['top-k'])}, full ≈ ${formatDuration(estimates.full)} (TF.js ${backend}); ` +
+  run.say(`estimated time on this machine: head ≈ ${formatDuration(estimates.head)}, top-k ≈ ${formatDuration(estimates['top-k'])}, full ≈ ${formatDuration(estimates.full)} (${backend === 'libtorch' ? 'top-k/full on libtorch' : `TF.js ${backend}`}); ` +
     `${fastest} is the fastest, ${resolved.mode} is running`);
 }
 
