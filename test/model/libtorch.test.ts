@@ -105,3 +105,23 @@ test('a libtorch shape error arrives as a rejected promise naming the problem, n
   // 5 channels where the boundary has 112
   await assert.rejects(model.forward(new Float32Array(14 * 14 * 5), [1, 14, 14, 5]), /channels|size|shape|expected/i);
 });
+
+test('a training step runs off the JS thread: timers keep firing while it runs', { skip }, async (t) => {
+  const graph = buildTorchGraph('full', 2, 96);
+  const model = await createTorchModel(graph, { head: initHead(1280, 2, randomStream(1, 0)) });
+  model.setOptimizer({ name: 'sgd', learningRate: 1e-3, momentum: 0.9, weightDecay: 1e-4, steps: 0 });
+  const count = 2;
+  const inputs = Float32Array.from({ length: count * 96 * 96 * 3 }, (_, i) => (i % 255) / 255);
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 5);
+  const started = performance.now();
+  try {
+    const result = await model.step(inputs, [count, 96, 96, 3], Int32Array.from([0, 1]), new Float32Array([0.5, 0.5]), new Float32Array(count * 1280).fill(1));
+    assert.ok(Number.isFinite(result.loss) && result.loss > 0, `loss ${result.loss}`);
+  } finally {
+    clearInterval(timer);
+  }
+  t.diagnostic(`${ticks} timer ticks during a ${(performance.now() - started).toFixed(0)} ms step`);
+  // a step run on the JS thread would resolve before any timer could fire
+  assert.ok(ticks >= 1, 'no timer fired while the step ran');
+});
