@@ -4,10 +4,11 @@ import { usageError } from '../errors.js';
 import type { Normalization, ResizeMode } from '../data/types.js';
 import type { EngineChoice } from '../model/engine.js';
 import type { TrainMode } from '../model/types.js';
-import type { MonitorMetric, OptimizerName, TrainConfig } from '../train/config.js';
+import type { MonitorMetric, OptimizerName, ResolvedTrainConfig, TrainConfig } from '../train/config.js';
 import type { TrainEngineChoice } from '../train/engines/index.js';
 import { formatDuration } from '../util/duration.js';
 import type { TrainProgress, TrainResult } from '../train/train.js';
+import type { ClassConceptsReport } from '../model/class-concepts.js';
 import { parseStrict, toNumber } from './args.js';
 
 const HELP = `Usage: imgcls train <data> [options]
@@ -39,8 +40,10 @@ Options:
   --input-size <n>          input side in pixels [default: 224]
   --resize <mode>           squash | center-crop [default: squash]
   --normalization <name>    zero-one | advprop [default: zero-one]
-  --cache-dir <dir>         feature cache [default: $IMGCLS_CACHE or <out>/../.imgcls-cache]
+  --cache-dir <dir>         feature cache [default: $IMGCLS_CACHE/features or <out>/../.imgcls-cache]
   --resume                  continue from <out>/checkpoints/last.imgcls
+  --no-concepts             skip the narrow-class check before training (ImageNet concepts per class;
+                            not run with --resume)
   --json                    print the result as JSON on stdout
   --quiet                   no progress bar
   --debug                   print stack traces of unexpected errors
@@ -89,6 +92,28 @@ function summary(result: TrainResult): string {
   return lines.join('\n');
 }
 
+/**
+ * The narrow-class check before training: ImageNet concepts and feature spread of each class's training images.
+ * Prints the table (unless quiet) and the NARROW warnings (always) on stderr. An advisory check: when it
+ * cannot run, training goes on and the reason is printed.
+ */
+async function conceptCheck(config: ResolvedTrainConfig, quiet: boolean, signal: AbortSignal): Promise<ClassConceptsReport | undefined> {
+  const { scanDataset } = await import('../data/scan.js');
+  const { analyzeClassConcepts, classFilesOf, formatClassConcepts } = await import('../model/class-concepts.js');
+  const dataset = await scanDataset(config.data, { validPct: config.validPct, seed: config.seed });
+  try {
+    const report = await analyzeClassConcepts(classFilesOf(dataset), { engineChoice: config.engine, seed: config.seed, signal });
+    if (!quiet) process.stderr.write(`${formatClassConcepts(report, { warnings: false })}\n`);
+    for (const warning of report.warnings) process.stderr.write(`! NARROW ${warning}\n`);
+    if (!quiet || report.warnings.length > 0) process.stderr.write('  (--no-concepts skips this check)\n');
+    return report;
+  } catch (err) {
+    if (signal.aborted) throw err;
+    process.stderr.write(`narrow-class check skipped: ${err instanceof Error ? err.message : String(err)}\n`);
+    return undefined;
+  }
+}
+
 /** `imgcls train <data>`: trains with a progress bar on stderr and prints where the checkpoints are. */
 export async function trainCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseStrict('train', () => parseArgs({
@@ -101,7 +126,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       seed: { type: 'string' }, 'valid-pct': { type: 'string' }, 'augment-views': { type: 'string' }, dropout: { type: 'string' },
       'save-interval': { type: 'string' }, monitor: { type: 'string' }, 'class-weights': { type: 'string' }, 'top-k': { type: 'string' },
       engine: { type: 'string' }, 'train-engine': { type: 'string' }, 'input-size': { type: 'string' }, resize: { type: 'string' }, normalization: { type: 'string' },
-      'cache-dir': { type: 'string' }, resume: { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
+      'cache-dir': { type: 'string' }, resume: { type: 'boolean', default: false }, 'no-concepts': { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false }, debug: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
     },
   }));
@@ -171,10 +196,13 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const onSignal = () => abort.abort(new Error('interrupted'));
   process.once('SIGINT', onSignal);
   try {
+    // bad options are reported before the check runs the network; a resumed run was checked when it started
+    const resolved = (await import('../train/config.js')).resolveTrainConfig(config);
+    const concepts = values['no-concepts'] || values.resume ? undefined : await conceptCheck(resolved, values.quiet, abort.signal);
     const { train } = await import('../train/train.js');
     const result = await train(config, { signal: abort.signal, onProgress });
     if (interactive) process.stderr.write('\r\x1b[K');
-    process.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : `${summary(result)}\n`);
+    process.stdout.write(values.json ? `${JSON.stringify(concepts ? { ...result, concepts } : result, null, 2)}\n` : `${summary(result)}\n`);
     return 0;
   } finally {
     process.off('SIGINT', onSignal);

@@ -58,7 +58,7 @@ export interface TrainConfig {
   preprocessing?: Partial<Preprocessing>;
   /** Backbone engine for feature extraction. Default 'auto' (ONNX Runtime when it loads, else TF.js). */
   engine?: EngineChoice;
-  /** Feature cache folder. Default $IMGCLS_CACHE, else <parent of outDir>/.imgcls-cache. */
+  /** Feature cache folder. Default $IMGCLS_CACHE/features, else <parent of outDir>/.imgcls-cache. */
   cacheDir?: string;
   /**
    * Engine that trains 'top-k' and 'full': 'libtorch' (native addon, `npm run build:native`) or 'tfjs' (wasm).

@@ -30,6 +30,7 @@ import { formatDuration } from '../util/duration.js';
 import { createDecisionRule } from '../eval/decision.js';
 import { classificationMetrics } from '../eval/metrics.js';
 import { crossEntropy } from '../eval/top-losses.js';
+import { calibrateRunCheckpoints } from './open-set.js';
 
 /** Where a training run is. */
 export interface TrainProgress {
@@ -256,6 +257,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   const spec = modelSpec(run.config, data.dataset.classNames);
   const runner = await buildRunner(run, features, spec.classNames.length, resumeFrom);
   const outcome = await runEpochs(run, folder, data, features, spec, runner, resumeFrom);
+  await calibrateOpenSet(run, folder, data, features);
   return { ...finish(run, folder, data, features, spec, startEpoch, resumeFrom, outcome), trainEngine: runner.engine ?? 'js' };
 }
 
@@ -559,7 +561,18 @@ async function saveEpoch(
   return files.filter((file) => file !== folder.lastFile && file !== folder.bestFile);
 }
 
-/** Step 8: the run is done; what it wrote and measured. */
+/** Step 8: the open-set data (training images' features and the verdict's threshold) into best and last. */
+async function calibrateOpenSet(run: Run, folder: RunFolder, data: RunData, features: RunFeatures): Promise<void> {
+  const files = [folder.bestFile, folder.lastFile];
+  const exist = await Promise.all(files.map((file) => fs.stat(file).then(() => true, () => false)));
+  if (!exist.every(Boolean)) return;
+  const resolved = run.config;
+  run.say(await calibrateRunCheckpoints({
+    files, trainItems: data.trainItems, featureSet: features.featureSet, preprocessing: resolved.preprocessing, output: run.output, seed: resolved.seed,
+  }), resolved.epochs);
+}
+
+/** Step 9: the run is done; what it wrote and measured. */
 function finish(
   run: Run, folder: RunFolder, data: RunData, features: RunFeatures, spec: ModelSpec, startEpoch: number, resumeFrom: Checkpoint | undefined, outcome: EpochsOutcome,
 ): Omit<TrainResult, 'trainEngine'> {
