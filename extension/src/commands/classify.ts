@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ImgclsContext } from '../common/context.js';
 import { ExtensionError, requireTrust, runCommand, showLibraryError, describeError } from '../common/run-command.js';
-import { readSettings, resolvePath } from '../common/settings.js';
+import { readSettings, resolvePath, workspaceRoot } from '../common/settings.js';
 import { ImgclsPanel } from '../webviews/panel.js';
 import { performance } from 'node:perf_hooks';
 import type { ResultItem, VerdictBadge } from '../webviews/messages.js';
@@ -386,7 +386,7 @@ export async function retrain(ctx: ImgclsContext): Promise<FileClassification[] 
   const { topClasses } = readSettings();
   const { results } = await ctx.inference.classify(trained.checkpoint, current.files, topClasses, current.files.length <= MAX_EXPLAINED);
   session = { ...current, checkpoint: trained.checkpoint, results, before: new Map(current.results.map((r) => [r.file, r])), nearest: new Set(),
-    status: vscode.l10n.t('Retrained: {0}', path.relative(dataset.root, trained.checkpoint)) };
+    status: vscode.l10n.t('Retrained: {0}', path.relative(workspaceRoot() ?? dataset.root, trained.checkpoint)) };
   await showResultsPanel(ctx);
   return results;
 }
