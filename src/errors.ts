@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'WEIGHTS_NOT_FOUND'
   | 'BACKEND_UNAVAILABLE'
   | 'ONNX_EXPORT'
+  | 'TRAIN_ENGINE_FAILED'
   | 'OPEN_SET_MISSING'
   | 'CANCELLED'
   | 'INTERNAL';

@@ -5,6 +5,7 @@ import type { Normalization, ResizeMode } from '../data/types.js';
 import type { EngineChoice } from '../model/engine.js';
 import type { TrainMode } from '../model/types.js';
 import type { MonitorMetric, OptimizerName, ResolvedTrainConfig, TrainConfig } from '../train/config.js';
+import type { TrainEngineChoice } from '../train/engines/index.js';
 import { formatDuration } from '../util/duration.js';
 import type { TrainProgress, TrainResult } from '../train/train.js';
 import type { ClassConceptsReport } from '../model/class-concepts.js';
@@ -20,7 +21,7 @@ Options:
   --out <dir>               run folder [default: runs/<data folder name>]
   --mode <mode>             head | top-k | full: which weights learn [default: head]
   --epochs <n>              passes over the training set [default: 10]
-  --batch-size <n>          images per step [default: 10; full mode 4]
+  --batch-size <n>          images per step [default: 10; full mode on TF.js 4]
   --lr <x>                  learning rate [default: 0.001]
   --momentum <x>            SGD momentum / Adam beta1 [default: 0.9]
   --weight-decay <x>        L2 penalty [default: 0.0001]
@@ -34,6 +35,8 @@ Options:
   --class-weights <rule>    balanced | none [default: balanced]
   --top-k <n>               blocks trained in top-k mode [default: 2]
   --engine <name>           auto | onnxruntime | tfjs, for feature extraction [default: auto]
+  --train-engine <name>     auto | libtorch | tfjs, trains top-k and full [default: auto:
+                            $IMGCLS_TRAIN_ENGINE, else libtorch when its addon is built]
   --input-size <n>          input side in pixels [default: 224]
   --resize <mode>           squash | center-crop [default: squash]
   --normalization <name>    zero-one | advprop [default: zero-one]
@@ -83,6 +86,7 @@ function summary(result: TrainResult): string {
     `  best epoch ${result.bestEpoch}: ${result.checkpoints.best}`,
     `  history: ${result.historyFile}`,
     `  features: ${result.cache.computed} computed${result.engine ? ` on ${result.engine}` : ''}, ${result.cache.hits} from the cache (${result.cache.dir})`,
+    ...(result.config.mode === 'head' ? [] : [`  trained on ${result.trainEngine}`]),
   ];
   if (result.skipped.length) lines.push(`  skipped ${result.skipped.length} unreadable file(s):`, ...result.skipped.map((s) => `    ${s.file}: ${s.reason}`));
   return lines.join('\n');
@@ -121,7 +125,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       lr: { type: 'string' }, momentum: { type: 'string' }, 'weight-decay': { type: 'string' }, optimizer: { type: 'string' },
       seed: { type: 'string' }, 'valid-pct': { type: 'string' }, 'augment-views': { type: 'string' }, dropout: { type: 'string' },
       'save-interval': { type: 'string' }, monitor: { type: 'string' }, 'class-weights': { type: 'string' }, 'top-k': { type: 'string' },
-      engine: { type: 'string' }, 'input-size': { type: 'string' }, resize: { type: 'string' }, normalization: { type: 'string' },
+      engine: { type: 'string' }, 'train-engine': { type: 'string' }, 'input-size': { type: 'string' }, resize: { type: 'string' }, normalization: { type: 'string' },
       'cache-dir': { type: 'string' }, resume: { type: 'boolean', default: false }, 'no-concepts': { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false }, debug: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
     },
@@ -159,6 +163,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     classWeights: values['class-weights'] as 'balanced' | 'none' | undefined,
     topK: toNumber('top-k', values['top-k'], true),
     engine: values.engine as EngineChoice | undefined,
+    trainEngine: values['train-engine'] as TrainEngineChoice | undefined,
     cacheDir: values['cache-dir'],
     resume: values.resume,
     preprocessing,
