@@ -198,6 +198,12 @@ test('Fix the data: Classify a wrong image, Add to class, Retrain, and the panel
     assert.match((await flipped.locator('td.before').textContent()) ?? '', /^logo \(/);
     assert.match((await flipped.locator('td.class').textContent()) ?? '', /^others \(/);
     assert.match((await after.frame.locator('#heading').textContent()) ?? '', /after retraining/);
+    // the open-set verdict (issue 14's core): a badge beside the class, and the nearest training images on demand
+    await flipped.locator('td.class span.badge').waitFor({ timeout: 10_000 });
+    await flipped.locator('button.nearest').click();
+    await flipped.locator('div.nearest-images figure img').first().waitFor({ timeout: 60_000 });
+    const captions = await flipped.locator('div.nearest-images figcaption').allTextContents();
+    assert.ok(captions.length > 0 && captions.every((c) => /^(logo|others) · \d+\.\d\d$/.test(c)), captions.join(' | '));
     await page.waitForTimeout(500);
     await screenshot('fix-the-data-before-after.png');
   } finally {

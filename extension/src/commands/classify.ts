@@ -9,9 +9,10 @@ import { performance } from 'node:perf_hooks';
 import type { ResultItem, VerdictBadge } from '../webviews/messages.js';
 import type { AddedToClass, FileClassification } from '../worker/protocol.js';
 import { trainModel } from './train-model.js';
+import { IMAGE_EXTENSIONS } from '../../../src/data/scan.js';
 
-/** The image extensions Classify accepts (the manifest's `when` clauses list the same). */
-export const IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.bmp', '.tif', '.tiff'];
+/** The image extensions Classify accepts: data's one list, bundled from its source (light: no model code); the manifest's `when` clauses are tested against it. */
+export { IMAGE_EXTENSIONS };
 /** Formats a webview can display as a thumbnail. */
 const BROWSER_FORMATS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.bmp']);
 /** Most files one Classify of a folder will read. */
