@@ -19,12 +19,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { scanDataset } from '../src/data/scan.js';
+import { listImageFiles, scanDataset } from '../src/data/scan.js';
 import { streamBatches } from '../src/data/stream.js';
 import { loadClassifier, rankPredictions } from '../src/model/classifier.js';
 import { createBackboneEngine } from '../src/model/engine.js';
 import {
-  auroc, conformalThreshold, energyScores, falsePositiveRateAt, knnScore, leaveOneOutKnnScores, normalizeRows, pairwiseDistances, quantile,
+  auroc, buildOpenSet, conformalThreshold, energyScores, falsePositiveRateAt, knnScore, leaveOneOutKnnScores, leaveOneOutVerdictScores, normalizeRows,
+  openSetVerdicts, pairwiseDistances, quantile, type BuildOpenSetOptions,
 } from '../src/model/open-set.js';
 import { headLogits } from '../src/model/dense-head.js';
 import type { Classifier } from '../src/model/types.js';
@@ -108,12 +109,16 @@ function candidateScores(train: Outputs, open: Outputs, classNames: readonly str
 }
 
 /** Each training image's class from a head trained without it (head mode: cheap, the features are cached). */
-async function leaveOneOutClasses(data: string, work: string, cacheDir: string, files: readonly string[]): Promise<string[]> {
+async function leaveOneOutClasses(data: string, work: string, cacheDir: string, files: readonly string[], fallback: readonly string[], needed: readonly boolean[]): Promise<string[]> {
   const dataset = await scanDataset(data);
   const engine = await createBackboneEngine('auto');
   const classes: string[] = [];
   try {
     for (const [i, heldOut] of files.entries()) {
+      if (!needed[i]) {
+        classes.push(fallback[i]);
+        continue;
+      }
       const root = path.join(work, `loo-${i}`);
       await fs.rm(root, { recursive: true, force: true });
       // the lesson's layout: train/ and val/ hold the same images (here without the held-out one)
@@ -140,12 +145,32 @@ async function leaveOneOutClasses(data: string, work: string, cacheDir: string, 
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
+/** The verdict rules compared: global (one threshold), class-conditional with the plain conformal quantile, and capped at median + k·MAD. */
+const RULES: { name: string; options: BuildOpenSetOptions }[] = [
+  { name: 'global (conformal)', options: { conditioning: 'global' } },
+  { name: 'class (conformal)', options: { conditioning: 'class', madK: null } },
+  { name: 'class, ≤ med+2·MAD', options: { conditioning: 'class', madK: 2 } },
+  { name: 'class, ≤ med+3·MAD', options: { conditioning: 'class', madK: 3 } },
+];
+
+/** A copy of the lesson data (train/ and val/ as they are) with `negatives` added to train/<className>. */
+async function widerCopy(data: string, target: string, className: string, negatives: readonly string[]): Promise<string> {
+  await fs.rm(target, { recursive: true, force: true });
+  await fs.cp(data, target, { recursive: true });
+  const layout = (await scanDataset(target)).layout;
+  const dir = path.join(target, layout === 'train-val' ? 'train' : '', className);
+  for (const file of negatives) await fs.copyFile(file, path.join(dir, `negative-${path.basename(file)}`));
+  return target;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       data: { type: 'string', default: path.resolve(REPO_ROOT, '../shared/lesson-data') },
       modes: { type: 'string', default: 'head,top-k' },
       positive: { type: 'string', default: 'logo' },
+      negative: { type: 'string', default: 'others' },
+      scenarios: { type: 'string', default: 'lesson,wider' },
       'skip-loo': { type: 'boolean', default: false },
     },
   });
@@ -153,50 +178,85 @@ async function main(): Promise<void> {
   if (gather.status !== 0) throw new Error('could not gather the open-set images (see above)');
   process.stdout.write(gather.stdout);
   const openDir = path.join(REPO_ROOT, '.cache/openset/images');
-  const manifest = JSON.parse(await fs.readFile(path.join(openDir, 'manifest.json'), 'utf8')) as { images: { file: string }[] };
-  const openFiles = manifest.images.map((entry) => path.join(openDir, entry.file));
+  // as the lesson's open-set section: every tenth image is set aside as a varied negative, the rest are evaluated (in every scenario)
+  const allOpen = (await listImageFiles(openDir)).images;
+  const setAside = allOpen.filter((_, i) => i % 10 === 5);
+  const openFiles = allOpen.filter((_, i) => i % 10 !== 5);
   const work = path.join(os.tmpdir(), 'imgcls-bench-openset');
   const cacheDir = path.join(work, 'cache');
-  const data = path.resolve(values.data!);
-  const dataset = await scanDataset(data);
-  const trainFiles = dataset.train.map((item) => item.file);
+  const lessonData = path.resolve(values.data!);
   const positive = values.positive!;
-  process.stdout.write(`data: ${data} (${trainFiles.length} training images); open set: ${openFiles.length} images\n`);
+  process.stdout.write(`data: ${lessonData}; open set: ${allOpen.length} images, ${openFiles.length} evaluated, ${setAside.length} set aside as varied negatives\n`);
+  const summary: string[] = [];
 
-  for (const mode of values.modes!.split(',') as TrainMode[]) {
-    const started = performance.now();
-    const result = await train({ data, outDir: path.join(work, `run-${mode}`), mode, cacheDir });
-    const trainSeconds = (performance.now() - started) / 1000;
-    const checkpointBytes = (await fs.stat(result.checkpoints.best)).size;
-    const classifier = await loadClassifier(result.checkpoints.best);
-    const trainOut = await outputsOf(classifier, trainFiles);
-    const openOut = await outputsOf(classifier, openFiles);
-    const threshold = classifier.openSet?.threshold;
-    await classifier.dispose();
-    const classNames = classifier.spec.classNames;
-    const scores = candidateScores(trainOut, openOut, classNames);
-    const looClasses = mode === 'head' && !values['skip-loo']
-      ? await leaveOneOutClasses(data, work, cacheDir, trainOut.files)
-      : trainOut.predicted;
-    const isPositive = trainOut.files.map((file) => dataset.classNames[dataset.train.find((item) => item.file === file)!.label] === positive);
-    const positives = isPositive.filter(Boolean).length;
-    const recallOf = (passes: (i: number) => boolean) => isPositive.filter((p, i) => p && looClasses[i] === positive && passes(i)).length / Math.max(positives, 1);
-    const calledPositive = openOut.predicted.map((name) => name === positive);
-    const share = (passes: (i: number) => boolean) => calledPositive.filter((c, i) => c && passes(i)).length / openOut.files.length;
+  for (const scenario of values.scenarios!.split(',')) {
+    const data = scenario === 'wider' ? await widerCopy(lessonData, path.join(work, 'data-wider'), values.negative!, setAside) : lessonData;
+    const dataset = await scanDataset(data);
+    const trainFiles = dataset.train.map((item) => item.file);
+    const labelOf = new Map(dataset.train.map((item) => [item.file, item.label]));
+    const scenarioName = scenario === 'wider' ? `${values.negative} + ${setAside.length} varied negatives` : 'lesson data as is';
+    process.stdout.write(`\n#### scenario: ${scenarioName} (${trainFiles.length} training images)\n`);
+    for (const mode of values.modes!.split(',') as TrainMode[]) {
+      const started = performance.now();
+      const result = await train({ data, outDir: path.join(work, `run-${scenario}-${mode}`), mode, cacheDir });
+      const trainSeconds = (performance.now() - started) / 1000;
+      const checkpointBytes = (await fs.stat(result.checkpoints.best)).size;
+      const classifier = await loadClassifier(result.checkpoints.best);
+      const trainOut = await outputsOf(classifier, trainFiles);
+      const openOut = await outputsOf(classifier, openFiles);
+      const stored = classifier.openSet;
+      await classifier.dispose();
+      const classNames = classifier.spec.classNames;
+      const isPositive = trainOut.files.map((file) => dataset.classNames[labelOf.get(file)!] === positive);
+      const leaveOneOut = mode === 'head' && !values['skip-loo'];
+      const looClasses = leaveOneOut
+        ? await leaveOneOutClasses(data, work, cacheDir, trainOut.files, trainOut.predicted, isPositive)
+        : trainOut.predicted;
+      const positives = isPositive.filter(Boolean).length;
+      const recallOf = (passes: (i: number) => boolean) => isPositive.filter((p, i) => p && looClasses[i] === positive && passes(i)).length / Math.max(positives, 1);
+      const calledPositive = openOut.predicted.map((name) => name === positive);
+      const share = (passes: (i: number) => boolean) => calledPositive.filter((c, i) => c && passes(i)).length / openOut.files.length;
+      const count = (passes: (i: number) => boolean) => calledPositive.filter((c, i) => c && passes(i)).length;
 
-    process.stdout.write(`\n== ${mode}: trained in ${trainSeconds.toFixed(0)} s (loaded), best checkpoint ${(checkpointBytes / 1024).toFixed(0)} KB, stored threshold ${threshold?.toFixed(4)}\n`);
-    process.stdout.write(`${positive} recall (${mode === 'head' && !values['skip-loo'] ? 'leave-one-out head' : 'trained model\'s class'}), probability alone: ${pct(recallOf(() => true))}\n`);
-    process.stdout.write(`open-set images called ${positive}, probability alone: ${pct(share(() => true))} (${calledPositive.filter(Boolean).length}/${openOut.files.length})\n`);
-    process.stdout.write(`threshold rules: q95 = 95th percentile of the training scores; conformal = the ⌈(n+1)·0.95⌉-th smallest (what imgcls stores)\n`);
-    process.stdout.write(`${'score'.padEnd(18)} ${'AUROC'.padStart(6)} ${'FPR@95'.padStart(7)} ${`recall q95`.padStart(11)} ${`open→${positive} q95`.padStart(14)} ${`recall conf.`.padStart(13)} ${`open→${positive} conf.`.padStart(16)}\n`);
-    for (const [name, { inScores, outScores }] of Object.entries(scores)) {
-      const cut = quantile(inScores, 0.95);
-      const conformal = conformalThreshold(inScores, 0.95);
-      process.stdout.write(`${name.padEnd(18)} ${auroc(inScores, outScores).toFixed(3).padStart(6)} ${pct(falsePositiveRateAt(inScores, outScores)).padStart(7)} ` +
-        `${pct(recallOf((i) => inScores[i] <= cut)).padStart(11)} ${pct(share((i) => outScores[i] <= cut)).padStart(14)} ` +
-        `${pct(recallOf((i) => inScores[i] <= conformal)).padStart(13)} ${pct(share((i) => outScores[i] <= conformal)).padStart(16)}\n`);
+      process.stdout.write(`\n== ${mode} (${scenarioName}): trained in ${trainSeconds.toFixed(0)} s (loaded), best checkpoint ${(checkpointBytes / 1024).toFixed(0)} KB, ` +
+        `stored: ${stored?.method} threshold ${stored?.threshold.toFixed(4)}\n`);
+      process.stdout.write(`${positive} recall (${leaveOneOut ? 'leave-one-out head' : 'trained model\'s class'}), probability alone: ${pct(recallOf(() => true))}\n`);
+      process.stdout.write(`open-set images called ${positive}, probability alone: ${pct(share(() => true))} (${count(() => true)}/${openOut.files.length})\n`);
+
+      // the verdict rules, each calibrated exactly as imgcls stores it (true labels of the training images, leave-one-out)
+      const trainLabels = trainOut.files.map((file) => labelOf.get(file)!);
+      const looIndex = looClasses.map((name) => classNames.indexOf(name));
+      const openIndex = openOut.predicted.map((name) => classNames.indexOf(name));
+      process.stdout.write(`${'verdict rule'.padEnd(20)} ${`${positive} thr.`.padStart(9)} ${`${values.negative} thr.`.padStart(11)} ${'global thr.'.padStart(11)} ` +
+        `${`${positive} recall`.padStart(12)} ${`open→${positive}`.padStart(16)} ${'unfamiliar'.padStart(10)}\n`);
+      for (const rule of RULES) {
+        const openSet = buildOpenSet(trainOut.pooled, trainOut.files, trainLabels, { ...rule.options, numClasses: classNames.length });
+        const loo = leaveOneOutVerdictScores(openSet, looIndex);
+        const verdicts = openSetVerdicts(openSet, openOut.pooled, openOut.files.length, { classNames, predicted: openIndex });
+        const familiar = (i: number) => !verdicts[i].unfamiliar;
+        const classThreshold = (name: string) => openSet.classThresholds?.[classNames.indexOf(name)] ?? openSet.threshold;
+        const row = `${rule.name.padEnd(20)} ${classThreshold(positive).toFixed(3).padStart(9)} ${classThreshold(values.negative!).toFixed(3).padStart(11)} ` +
+          `${openSet.threshold.toFixed(3).padStart(11)} ${pct(recallOf((i) => loo.scores[i] <= loo.thresholds[i])).padStart(12)} ` +
+          `${`${pct(share(familiar))} (${count(familiar)}/${openOut.files.length})`.padStart(16)} ${String(verdicts.filter((v) => v.unfamiliar).length).padStart(10)}\n`;
+        process.stdout.write(row);
+        summary.push(`| ${mode} | ${scenarioName} | ${rule.name} | ${pct(recallOf(() => true))} | ${pct(recallOf((i) => loo.scores[i] <= loo.thresholds[i]))} | ${pct(share(() => true))} | ${pct(share(familiar))} (${count(familiar)}/${openOut.files.length}) |`);
+      }
+
+      if (scenario === 'lesson') {
+        const scores = candidateScores(trainOut, openOut, classNames);
+        process.stdout.write(`candidate scores — threshold rules: q95 = 95th percentile of the training scores; conformal = the ⌈(n+1)·0.95⌉-th smallest\n`);
+        process.stdout.write(`${'score'.padEnd(18)} ${'AUROC'.padStart(6)} ${'FPR@95'.padStart(7)} ${`recall q95`.padStart(11)} ${`open→${positive} q95`.padStart(14)} ${`recall conf.`.padStart(13)} ${`open→${positive} conf.`.padStart(16)}\n`);
+        for (const [name, { inScores, outScores }] of Object.entries(scores)) {
+          const cut = quantile(inScores, 0.95);
+          const conformal = conformalThreshold(inScores, 0.95);
+          process.stdout.write(`${name.padEnd(18)} ${auroc(inScores, outScores).toFixed(3).padStart(6)} ${pct(falsePositiveRateAt(inScores, outScores)).padStart(7)} ` +
+            `${pct(recallOf((i) => inScores[i] <= cut)).padStart(11)} ${pct(share((i) => outScores[i] <= cut)).padStart(14)} ` +
+            `${pct(recallOf((i) => inScores[i] <= conformal)).padStart(13)} ${pct(share((i) => outScores[i] <= conformal)).padStart(16)}\n`);
+        }
+      }
     }
   }
+  process.stdout.write(`\n| model | data | verdict rule | ${positive} recall, probability | ${positive} recall, verdict | open→${positive}, probability | open→${positive}, verdict |\n|---|---|---|---|---|---|---|\n${summary.join('\n')}\n`);
 }
 
 main().catch((err) => {

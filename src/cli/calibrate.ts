@@ -3,6 +3,7 @@ import { usageError } from '../errors.js';
 import type { EngineChoice } from '../model/engine.js';
 import { displayPath } from './predict.js';
 import { parseStrict } from './args.js';
+import { formatOpenSetThresholds } from '../model/open-set.js';
 
 const HELP = `Usage: imgcls calibrate <checkpoint> <data> [options]
 
@@ -51,6 +52,6 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
   });
   process.stdout.write(`${displayPath(result.file)}: open-set score calibrated on ${result.trainCount} training images ` +
     `(${result.storedImages} stored, ${result.addedBytes >= 0 ? '+' : ''}${(result.addedBytes / 1024).toFixed(0)} KB); ` +
-    `images scoring above ${result.threshold.toFixed(4)} are unlike the training data\n`);
+    `images scoring above ${formatOpenSetThresholds(result, 4)} are unlike the training data\n`);
   return 0;
 }

@@ -6,6 +6,7 @@ import type { ThresholdChoice } from '../eval/curves.js';
 import { scanForCheckpoint } from '../eval/checkpoint-split.js';
 import { topLosses } from '../eval/top-losses.js';
 import type { EngineChoice } from '../model/engine.js';
+import { formatOpenSetThresholds } from '../model/open-set.js';
 import { csvField, displayPath } from './predict.js';
 import { parseStrict, toNumber } from './args.js';
 
@@ -94,7 +95,7 @@ export function formatOpenSetEvaluation(result: OpenSetEvaluation, folder: strin
     `Open set: ${result.outCount} images of ${folder} that belong to no class, against the ${result.inCount} evaluated images`,
     `  AUROC ${result.auroc.toFixed(3)}, false-positive rate at 95% true-positive rate ${pct(result.fprAt95Tpr)}`,
     ...(result.inCopies > 0.5 ? [`  note: ${pct(result.inCopies)} of the evaluated images are copies of training images, so AUROC and FPR are optimistic; evaluate a held-out split`] : []),
-    `  stored threshold ${result.threshold.toFixed(4)}: flags ${pct(result.outFlagged)} of the open-set images and ${pct(result.inFlagged)} of the evaluated ones`,
+    `  stored threshold ${formatOpenSetThresholds(result, 4)}: flags ${pct(result.outFlagged)} of the open-set images and ${pct(result.inFlagged)} of the evaluated ones`,
     `  ${'called'.padEnd(width)}  ${'probability alone'.padStart(17)}  ${'with the verdict'.padStart(16)}`,
     ...names.map((name) => `  ${name.padEnd(width)}  ${pct(result.calledBefore[name] ?? 0).padStart(17)}  ${pct(result.calledAfter[name]).padStart(16)}`),
   ].join('\n');

@@ -16,6 +16,8 @@ export interface OpenSetEvaluation {
   fprAt95Tpr: number;
   /** The checkpoint's stored threshold, and the share of each side flagged by it. */
   threshold: number;
+  /** Each class's own threshold when the verdict is class-conditional (then `threshold` is the global one, unused). */
+  classThresholds?: Record<string, number>;
   inFlagged: number;
   outFlagged: number;
   /** Share of the evaluated images at distance 0 from a training image (copies of training images: the figures are then optimistic). */
@@ -77,6 +79,7 @@ export async function evaluateOpenSet(
     auroc: auroc(inScores, outScores),
     fprAt95Tpr: falsePositiveRateAt(inScores, outScores),
     threshold: classifier.openSet.threshold,
+    ...(classifier.openSet.classThresholds ? { classThresholds: classifier.openSet.classThresholds } : {}),
     inFlagged: inside.rows.filter((row) => row.verdict.unfamiliar).length / Math.max(inside.rows.length, 1),
     inCopies: inScores.filter((score) => score < 1e-4).length / Math.max(inScores.length, 1),
     outFlagged: outside.rows.filter((row) => row.verdict.unfamiliar).length / outside.rows.length,

@@ -5,7 +5,7 @@ import { createBackboneEngine, type EngineChoice } from './engine.js';
 import type { BackboneEngine, Classification, Classifier, ModelSpec, Prediction } from './types.js';
 import { checkpointHead, loadCheckpoint } from './checkpoint.js';
 import { headLogits, headProbabilities } from './dense-head.js';
-import { checkpointOpenSet, openSetVerdicts } from './open-set.js';
+import { checkpointOpenSet, classThresholdsByName, openSetVerdicts } from './open-set.js';
 import type { OpenSetVerdict } from './types.js';
 
 /** Options of loadClassifier. */
@@ -86,9 +86,13 @@ export async function loadClassifier(file: string, options: LoadClassifierOption
       throw new ImgclsError(`engine ${engine?.name ?? 'tfjs'} gave ${pooled.length / batch.count} features per image; the head expects ${head.inputDim}`, 'CHECKPOINT_INCOMPATIBLE', file);
     }
     const logits = openSet.method === 'knn' ? undefined : headLogits(head, pooled, batch.count);
+    const probabilities = headProbabilities(head, pooled, batch.count);
+    // the class each image is reported as (class-conditional verdicts compare it with that class's training images)
+    const predicted = Array.from({ length: batch.count }, (_, i) =>
+      spec.classNames.indexOf(rankPredictions(probabilities.subarray(i * numClasses, (i + 1) * numClasses), spec, 1)[0].className));
     return {
-      probabilities: headProbabilities(head, pooled, batch.count),
-      verdicts: openSetVerdicts(openSet, pooled, batch.count, { nearest: options.nearest, classNames: spec.classNames, logits }),
+      probabilities,
+      verdicts: openSetVerdicts(openSet, pooled, batch.count, { nearest: options.nearest, classNames: spec.classNames, logits, predicted }),
     };
   };
 
@@ -109,7 +113,15 @@ export async function loadClassifier(file: string, options: LoadClassifierOption
       return batch.count === 0 ? new Float32Array(0) : (await backboneOutputs(batch, false)).pooled;
     },
     classify,
-    ...(openSet ? { openSet: { method: openSet.method, threshold: openSet.threshold, storedImages: openSet.files.length, trainCount: openSet.trainCount } } : {}),
+    ...(openSet ? {
+      openSet: {
+        method: openSet.method,
+        threshold: openSet.threshold,
+        ...(classThresholdsByName(openSet, spec.classNames) ? { classThresholds: classThresholdsByName(openSet, spec.classNames) } : {}),
+        storedImages: openSet.files.length,
+        trainCount: openSet.trainCount,
+      },
+    } : {}),
     async classifyWithVerdict(imageFile: string, options: { topK?: number; nearest?: number } = {}): Promise<Classification> {
       const { probabilities, verdicts } = await predictBatchWithVerdict(await loadOne(imageFile), { nearest: options.nearest ?? 3 });
       const predictions = rankPredictions(probabilities, spec, options.topK ?? numClasses);

@@ -58,6 +58,11 @@ export interface OpenSetSummary {
   /** How the score is computed (e.g. 'knn': distance to the nearest training image). */
   method: string;
   threshold: number;
+  /**
+   * Class-conditional verdicts: each class's own threshold by class name (an image is compared with the training images
+   * of its predicted class); absent when one global `threshold` applies (checkpoints before per-class thresholds).
+   */
+  classThresholds?: Record<string, number>;
   /** Training images stored to compare with (at most OPEN_SET_MAX_IMAGES = 256), and how many the model was trained on. */
   storedImages: number;
   trainCount: number;

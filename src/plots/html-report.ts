@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import type { Evaluation } from '../eval/evaluate.js';
 import type { OpenSetEvaluation } from '../eval/open-set.js';
 import type { OpenSetSummary } from '../model/types.js';
+import { formatOpenSetThresholds } from '../model/open-set.js';
 import { topLosses } from '../eval/top-losses.js';
 import type { HistoryPoint } from './history-figures.js';
 import { evaluationFigures, type NamedFigure } from './report-figures.js';
@@ -166,8 +167,8 @@ function openSetSection(options: HtmlReportOptions): string {
       'Add it with <code>imgcls calibrate &lt;checkpoint&gt; &lt;dataset&gt;</code>.</p>');
     return parts.join('');
   }
-  parts.push(`<p>An image whose distance to the nearest of the ${summary.storedImages} stored training images (of ${summary.trainCount}) is above ` +
-    `<b>${summary.threshold.toFixed(4)}</b> is reported as unknown: its class is not to be trusted. ` +
+  parts.push(`<p>An image whose distance to the nearest of the ${summary.storedImages} stored training images (of ${summary.trainCount})` +
+    `${summary.classThresholds ? ' of its predicted class' : ''} is above <b>${escapeHtml(formatOpenSetThresholds(summary, 4))}</b> is reported as unknown: its class is not to be trusted. ` +
     'If such images should get a class, add varied examples of them to the class folders and retrain.</p>');
   const result = options.openSet;
   if (result) {

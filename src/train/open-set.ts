@@ -9,6 +9,8 @@ import { headLogits } from '../model/dense-head.js';
 import { createBackboneEngine, type EngineChoice } from '../model/engine.js';
 import {
   buildOpenSet,
+  classThresholdsByName,
+  formatOpenSetThresholds,
   OPEN_SET_MAX_IMAGES,
   OPEN_SET_TENSOR,
   openSetForCheckpoint,
@@ -36,7 +38,10 @@ export interface CalibrationImage {
 /** What calibration did, per checkpoint file. */
 export interface OpenSetCalibration {
   file: string;
+  /** The global threshold (nearest training image of any class). */
   threshold: number;
+  /** Each class's own threshold by class name, when the verdict is class-conditional (the default). */
+  classThresholds?: Record<string, number>;
   storedImages: number;
   trainCount: number;
   /** Bytes the checkpoint grew by. */
@@ -106,13 +111,15 @@ export async function writeOpenSet(files: readonly string[], images: readonly Ca
   for (const [i, file] of files.entries()) {
     const before = (await fs.stat(file)).size;
     let data = byInode.get(inodes[i]);
+    const checkpoint = await loadCheckpoint(file);
     if (!data) {
-      data = await openSetFor(await loadCheckpoint(file), images, options);
+      data = await openSetFor(checkpoint, images, options);
       byInode.set(inodes[i], data);
     }
     const { header, tensor } = openSetForCheckpoint(data);
     const bytes = await writeCheckpointOpenSet(file, header, { [OPEN_SET_TENSOR]: tensor });
-    results.push({ file, threshold: data.threshold, storedImages: data.files.length, trainCount: data.trainCount, addedBytes: bytes - before });
+    const classThresholds = classThresholdsByName(data, checkpoint.spec.classNames);
+    results.push({ file, threshold: data.threshold, ...(classThresholds ? { classThresholds } : {}), storedImages: data.files.length, trainCount: data.trainCount, addedBytes: bytes - before });
   }
   return results;
 }
@@ -136,7 +143,7 @@ export async function calibrateRunCheckpoints(run: {
   const images = picked.map((item) => ({ file: path.resolve(item.file), label: item.label, values: run.featureSet.byKey.get(keyOf(item))! }));
   const [result] = await writeOpenSet(run.files, images, { trainCount: usable.length });
   return `open-set score calibrated on ${result.trainCount} training images (${result.storedImages} stored, +${(result.addedBytes / 1024).toFixed(0)} KB per checkpoint): ` +
-    `images scoring above ${result.threshold.toFixed(3)} are called unlike the training data`;
+    `images scoring above ${formatOpenSetThresholds(result)} are called unlike the training data`;
 }
 
 /** Options of calibrateCheckpoint. */

@@ -8,10 +8,12 @@ import {
   auroc,
   buildOpenSet,
   checkpointOpenSet,
+  classKnnScore,
   conformalThreshold,
   energyScores,
   falsePositiveRateAt,
   leaveOneOutKnnScores,
+  leaveOneOutVerdictScores,
   normalizeRows,
   OPEN_SET_MAX_IMAGES,
   OPEN_SET_TENSOR,
@@ -20,6 +22,7 @@ import {
   openSetVerdicts,
   pairwiseDistances,
   quantile,
+  robustThreshold,
 } from '../../src/model/open-set.js';
 import type { ModelSpec } from '../../src/model/types.js';
 import { seededRandom } from '../../src/util/random.js';
@@ -103,6 +106,71 @@ describe('open-set maths', () => {
     assert.ok(verdicts[6].score > verdicts[6].threshold);
   });
 
+  it('robust threshold: the conformal quantile, capped at median + k·MAD', () => {
+    const scores = [1, 1.1, 0.9, 1.05, 0.95, 1, 5];
+    assert.equal(robustThreshold(scores, 0.95), 5, 'no cap: the largest of 7');
+    const capped = robustThreshold(scores, 0.95, 3);
+    assert.ok(capped > 1.1 && capped < 1.5, `one far-out score does not set it alone: ${capped}`);
+    assert.equal(robustThreshold([1, 2, 3], 0.95, 100), 3, 'never above the conformal quantile');
+    assert.equal(classKnnScore([0.5, 0.1, 0.3, 0.2], [0, 1, 0, 1], 0, 1), 0.3);
+    assert.equal(classKnnScore([0.5, 0.1, 0.3, 0.2], [0, 1, 0, 1], 0, 1, 2), 0.5, 'leave-one-out: not itself');
+    assert.equal(classKnnScore([0.5], [1], 0, 1), Infinity, 'no image of that class');
+  });
+
+  it('class-conditional: scored against the predicted class, with that class\'s own threshold', () => {
+    const dim = 16;
+    const { features, labels } = clusters(40, dim);
+    const files = labels.map((label, i) => `/data/train/${label ? 'b' : 'a'}/${i}.png`);
+    const data = buildOpenSet(features, files, labels, { conditioning: 'class' });
+    assert.equal(data.conditioning, 'class');
+    assert.equal(data.classThresholds!.length, 2);
+    const fresh = clusters(4, dim, 99);
+    const right = openSetVerdicts(data, fresh.features, 4, { classNames: ['a', 'b'], predicted: fresh.labels });
+    assert.deepEqual(right.map((v) => v.unfamiliar), [false, false, false, false]);
+    assert.deepEqual(right.map((v) => v.threshold), fresh.labels.map((label) => data.classThresholds![label]));
+    // the same images reported as the other class are far from that class's training images
+    const wrong = openSetVerdicts(data, fresh.features, 4, { classNames: ['a', 'b'], predicted: fresh.labels.map((label) => 1 - label) });
+    assert.deepEqual(wrong.map((v) => v.unfamiliar), [true, true, true, true]);
+    assert.equal(wrong[0].nearest[0].className, 'a', 'nearest images stay the nearest of any class');
+    // without the predicted classes (or in a checkpoint written before per-class thresholds) the global rule applies
+    const noClass = openSetVerdicts(data, fresh.features, 4, { classNames: ['a', 'b'] });
+    assert.ok(noClass.every((v) => v.threshold === data.threshold));
+    const { conditioning: _c, classThresholds: _t, madK: _m, ...old } = data;
+    const oldVerdicts = openSetVerdicts(old, fresh.features, 4, { classNames: ['a', 'b'], predicted: fresh.labels.map((label) => 1 - label) });
+    assert.ok(oldVerdicts.every((v) => v.threshold === data.threshold && !v.unfamiliar), 'an old single-threshold header reads as before');
+    // leave-one-out on the stored images: at least ~95% of each class passes its own threshold (20 per class: all, conformally)
+    const loo = leaveOneOutVerdictScores(data, labels);
+    const passed = [...loo.scores].filter((score, i) => score <= loo.thresholds[i]).length;
+    assert.ok(passed >= 36, `${passed} of 40 pass`);
+    const reported = leaveOneOutVerdictScores(data, labels.map((label) => 1 - label));
+    assert.equal([...reported.scores].filter((score, i) => score <= reported.thresholds[i]).length, 0, 'reported as the other class: none pass');
+  });
+
+  it('varied negatives added to one class do not loosen another class\'s threshold', () => {
+    const dim = 16;
+    const { features, labels } = clusters(20, dim);
+    const random = seededRandom(5);
+    // eight scattered negatives, far from each other and from both clusters, all labelled b ("others")
+    const negatives = Float32Array.from({ length: 8 * dim }, () => random() - 0.5);
+    const wider = Float32Array.from([...features, ...negatives]);
+    const widerLabels = [...labels, ...Array(8).fill(1)];
+    const files = (n: number) => Array.from({ length: n }, (_, i) => `/data/${i}.png`);
+    for (const madK of [null, 3] as const) {
+      const before = buildOpenSet(features, files(20), labels, { conditioning: 'class', madK });
+      const after = buildOpenSet(wider, files(28), widerLabels, { conditioning: 'class', madK });
+      assert.equal(after.classThresholds![0], before.classThresholds![0], `class a keeps its threshold (madK ${madK})`);
+      assert.ok(after.threshold > 1.5 * before.threshold, 'the global threshold is loosened by the negatives');
+      // a far image reported as a is still unfamiliar under the class rule, not under the global one
+      const far = Float32Array.from({ length: dim }, (_, i) => (i === 3 ? 5 : Math.cos(5 * i)));
+      const [classVerdict] = openSetVerdicts(after, far, 1, { classNames: ['a', 'b'], predicted: [0] });
+      assert.equal(classVerdict.unfamiliar, true);
+    }
+    const globalBefore = buildOpenSet(features, files(20), labels, { conditioning: 'global' });
+    const globalAfter = buildOpenSet(wider, files(28), widerLabels, { conditioning: 'global' });
+    assert.ok(globalAfter.threshold > 1.5 * globalBefore.threshold);
+    assert.equal(globalAfter.classThresholds, undefined);
+  });
+
   it('stores at most OPEN_SET_MAX_IMAGES images: a seeded subsample beyond', () => {
     assert.deepEqual(openSetSubsample(5), [0, 1, 2, 3, 4]);
     const picked = openSetSubsample(100_000, OPEN_SET_MAX_IMAGES, 7);
@@ -150,6 +218,8 @@ describe('open-set data in checkpoints', () => {
     assert.equal(loaded.createdAt, old.createdAt);
     const stored = checkpointOpenSet(loaded)!;
     assert.equal(stored.threshold, data.threshold);
+    assert.equal(stored.conditioning, 'class');
+    assert.deepEqual(stored.classThresholds, data.classThresholds);
     assert.deepEqual(stored.files, data.files);
     assert.deepEqual(stored.features, data.features);
     // recalibrating replaces the data instead of adding a second copy

@@ -144,7 +144,8 @@ describe('open-set verdict on a generated three-kind dataset (train on two kinds
     const raised = path.join(tmp, 'raised.imgcls');
     await fs.copyFile(result.checkpoints.best, raised);
     const { header: stored, tensor } = openSetForCheckpoint(checkpointOpenSet(await loadCheckpoint(raised))!);
-    await writeCheckpointOpenSet(raised, { ...stored, threshold: 2 }, { [OPEN_SET_TENSOR]: tensor });
+    assert.equal(stored.conditioning, 'class', 'class-conditional by default');
+    await writeCheckpointOpenSet(raised, { ...stored, threshold: 2, classThresholds: stored.classThresholds!.map(() => 2) }, { [OPEN_SET_TENSOR]: tensor });
     const open = await imgcls(['predict', raised, ...unfamiliar]);
     assert.match(open.stderr, new RegExp(`0 of ${unfamiliar.length} images unlike the training data`));
     assert.ok(!open.stdout.includes('unknown'));
