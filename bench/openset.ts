@@ -145,12 +145,13 @@ async function leaveOneOutClasses(data: string, work: string, cacheDir: string, 
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
-/** The verdict rules compared: global (one threshold), class-conditional with the plain conformal quantile, and capped at median + k·MAD. */
+/** The verdict rules compared: global (one threshold), class-conditional with the plain conformal quantile, capped at / floored at median + k·MAD. */
 const RULES: { name: string; options: BuildOpenSetOptions }[] = [
   { name: 'global (conformal)', options: { conditioning: 'global' } },
-  { name: 'class (conformal)', options: { conditioning: 'class', madK: null } },
-  { name: 'class, ≤ med+2·MAD', options: { conditioning: 'class', madK: 2 } },
-  { name: 'class, ≤ med+3·MAD', options: { conditioning: 'class', madK: 3 } },
+  { name: 'class (conformal)', options: { conditioning: 'class', madK: null, madFloorK: null } },
+  { name: 'class, ≤ med+2·MAD', options: { conditioning: 'class', madK: 2, madFloorK: null } },
+  { name: 'class, ≥ med+2·MAD', options: { conditioning: 'class', madK: null, madFloorK: 2 } },
+  { name: 'class, ≥ med+3·MAD', options: { conditioning: 'class', madK: null, madFloorK: 3 } },
 ];
 
 /** A copy of the lesson data (train/ and val/ as they are) with `negatives` added to train/<className>. */

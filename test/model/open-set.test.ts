@@ -112,6 +112,12 @@ describe('open-set maths', () => {
     const capped = robustThreshold(scores, 0.95, 3);
     assert.ok(capped > 1.1 && capped < 1.5, `one far-out score does not set it alone: ${capped}`);
     assert.equal(robustThreshold([1, 2, 3], 0.95, 100), 3, 'never above the conformal quantile');
+    // a floor: a dozen tight scores (their largest is a poor estimate of the 95% quantile) get median + k·MAD at least
+    const tight = [0.1, 0.12, 0.14, 0.1, 0.12, 0.14, 0.1, 0.12, 0.14, 0.1, 0.12, 0.13];
+    assert.equal(robustThreshold(tight, 0.95), 0.14);
+    const floored = robustThreshold(tight, 0.95, undefined, 3);
+    assert.ok(Math.abs(floored - (0.12 + 3 * 1.4826 * 0.02)) < 1e-9, `floored at ${floored}`);
+    assert.equal(robustThreshold(scores, 0.95, undefined, 3), 5, 'the floor never lowers the conformal quantile');
     assert.equal(classKnnScore([0.5, 0.1, 0.3, 0.2], [0, 1, 0, 1], 0, 1), 0.3);
     assert.equal(classKnnScore([0.5, 0.1, 0.3, 0.2], [0, 1, 0, 1], 0, 1, 2), 0.5, 'leave-one-out: not itself');
     assert.equal(classKnnScore([0.5], [1], 0, 1), Infinity, 'no image of that class');
@@ -135,7 +141,7 @@ describe('open-set maths', () => {
     // without the predicted classes (or in a checkpoint written before per-class thresholds) the global rule applies
     const noClass = openSetVerdicts(data, fresh.features, 4, { classNames: ['a', 'b'] });
     assert.ok(noClass.every((v) => v.threshold === data.threshold));
-    const { conditioning: _c, classThresholds: _t, madK: _m, ...old } = data;
+    const { conditioning: _c, classThresholds: _t, madK: _m, madFloorK: _f, ...old } = data;
     const oldVerdicts = openSetVerdicts(old, fresh.features, 4, { classNames: ['a', 'b'], predicted: fresh.labels.map((label) => 1 - label) });
     assert.ok(oldVerdicts.every((v) => v.threshold === data.threshold && !v.unfamiliar), 'an old single-threshold header reads as before');
     // leave-one-out on the stored images: at least ~95% of each class passes its own threshold (20 per class: all, conformally)
@@ -155,10 +161,11 @@ describe('open-set maths', () => {
     const wider = Float32Array.from([...features, ...negatives]);
     const widerLabels = [...labels, ...Array(8).fill(1)];
     const files = (n: number) => Array.from({ length: n }, (_, i) => `/data/${i}.png`);
-    for (const madK of [null, 3] as const) {
-      const before = buildOpenSet(features, files(20), labels, { conditioning: 'class', madK });
-      const after = buildOpenSet(wider, files(28), widerLabels, { conditioning: 'class', madK });
-      assert.equal(after.classThresholds![0], before.classThresholds![0], `class a keeps its threshold (madK ${madK})`);
+    for (const rule of [{ madK: null, madFloorK: null }, { madK: 3, madFloorK: null }, {}] as const) {
+      const before = buildOpenSet(features, files(20), labels, { conditioning: 'class', ...rule });
+      const after = buildOpenSet(wider, files(28), widerLabels, { conditioning: 'class', ...rule });
+      assert.equal(after.classThresholds![0], before.classThresholds![0], `class a keeps its threshold (${JSON.stringify(rule)})`);
+      assert.ok(after.classThresholds![1]! > before.classThresholds![1]!, 'class b, which got the negatives, widens');
       assert.ok(after.threshold > 1.5 * before.threshold, 'the global threshold is loosened by the negatives');
       // a far image reported as a is still unfamiliar under the class rule, not under the global one
       const far = Float32Array.from({ length: dim }, (_, i) => (i === 3 ? 5 : Math.cos(5 * i)));
