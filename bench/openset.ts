@@ -9,10 +9,13 @@
 //   - the AUROC and FPR@95%TPR of each candidate score (in = training images, leave-one-out for kNN).
 // Candidates: kNN distance (k=1, k=5) on L2-normalised features (Sun et al. 2022), class-conditional
 // kNN (nearest training image of the predicted class), energy (Liu et al. 2020), 1 − max softmax, and
-// kNN+energy z-scored on the training scores. No PyTorch peer: this measures quality, not speed.
+// kNN+energy z-scored on the training scores. Then the verdict rules as imgcls stores them (global threshold vs per
+// predicted class, with a median ± k·MAD cap or floor), each on the lesson data as is and with the set-aside tenth of
+// the open-set images (as the lesson's open-set section) added to train/others; those are never evaluated.
+// No PyTorch peer: this measures quality, not speed.
 //
 //   npm run bench:openset
-//   npm run bench:openset -- --modes head --skip-loo      # quick
+//   npm run bench:openset -- --modes head --skip-loo --scenarios lesson     # quick
 import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
