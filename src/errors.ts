@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'BACKEND_UNAVAILABLE'
   | 'ONNX_EXPORT'
   | 'CANCELLED'
+  | 'RUN_EXISTS'
+  | 'PATH_NOT_FOUND'
   | 'INTERNAL';
 
 /** The one error type users see: what happened, which file, and what to do about it. */

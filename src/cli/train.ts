@@ -38,6 +38,8 @@ Options:
   --normalization <name>    zero-one | advprop [default: zero-one]
   --cache-dir <dir>         feature cache [default: $IMGCLS_CACHE or <out>/../.imgcls-cache]
   --resume                  continue from <out>/checkpoints/last.imgcls
+  --overwrite               replace the run already in <out> (without it, train refuses
+                            to touch a folder that holds a run: exit 1, nothing changed)
   --json                    print the result as JSON on stdout
   --quiet                   no progress bar
   --debug                   print stack traces of unexpected errors
@@ -97,7 +99,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       seed: { type: 'string' }, 'valid-pct': { type: 'string' }, 'augment-views': { type: 'string' }, dropout: { type: 'string' },
       'save-interval': { type: 'string' }, monitor: { type: 'string' }, 'class-weights': { type: 'string' }, 'top-k': { type: 'string' },
       engine: { type: 'string' }, 'input-size': { type: 'string' }, resize: { type: 'string' }, normalization: { type: 'string' },
-      'cache-dir': { type: 'string' }, resume: { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
+      'cache-dir': { type: 'string' }, resume: { type: 'boolean', default: false }, overwrite: { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false }, debug: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
     },
   }));
@@ -136,6 +138,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     engine: values.engine as EngineChoice | undefined,
     cacheDir: values['cache-dir'],
     resume: values.resume,
+    overwrite: values.overwrite,
     preprocessing,
   };
   const interactive = process.stderr.isTTY === true && !values.quiet;

@@ -180,6 +180,28 @@ export function validationMetrics(probabilities: Float32Array, labels: readonly 
   };
 }
 
+/** What makes a folder a training run: a non-empty history.jsonl or a checkpoint; described for the message, else undefined. */
+async function existingRun(outDir: string): Promise<string | undefined> {
+  const checkpoints = (await fs.readdir(path.join(outDir, 'checkpoints')).catch(() => [] as string[])).filter((name) => name.endsWith(CHECKPOINT_EXTENSION));
+  if (checkpoints.length) return `${checkpoints.length} checkpoint(s) in checkpoints/`;
+  const history = await fs.stat(path.join(outDir, 'history.jsonl')).catch(() => undefined);
+  return history && history.size > 0 ? 'a history.jsonl' : undefined;
+}
+
+async function hasCheckpoint(checkpointDir: string): Promise<boolean> {
+  return (await fs.readdir(checkpointDir).catch(() => [] as string[])).some((name) => name.endsWith(CHECKPOINT_EXTENSION));
+}
+
+/** The outermost folder of `dir` that does not exist yet (what mkdir -p would create), or undefined. */
+async function firstMissingDir(dir: string): Promise<string | undefined> {
+  let missing: string | undefined;
+  for (let current = path.resolve(dir); ; current = path.dirname(current)) {
+    if (await fs.stat(current).then(() => true, () => false)) return missing;
+    missing = current;
+    if (path.dirname(current) === current) return missing;
+  }
+}
+
 /**
  * Trains a classifier on a folder-per-class dataset and returns where its history and checkpoints
  * are. 'head' mode caches each image's backbone features on disk and trains only the dense head.
@@ -203,243 +225,263 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   const historyFile = path.join(resolved.outDir, 'history.jsonl');
   const lastFile = path.join(checkpointDir, `last${CHECKPOINT_EXTENSION}`);
   const bestFile = path.join(checkpointDir, `best${CHECKPOINT_EXTENSION}`);
-  await fs.mkdir(checkpointDir, { recursive: true });
-  await removeStaleTempFiles(checkpointDir);
-  await removeStaleTempFiles(resolved.outDir);
+  // a run already in the folder is never replaced unless asked (overwrite) or continued (resume)
+  const existing = await existingRun(resolved.outDir);
+  if (existing && !resolved.resume && !resolved.overwrite) {
+    throw new ImgclsError(`${resolved.outDir} already holds a training run (${existing}); nothing was changed`, 'RUN_EXISTS', resolved.outDir,
+      'Continue it with --resume (resume: true), replace it with --overwrite (overwrite: true), or choose another --out folder.');
+  }
 
   // dataset: scan, hash every file (a changed file changes its cache key and the fingerprint)
   const dataset = await scanDataset(resolved.data, { validPct: resolved.validPct, seed: resolved.seed });
-  const numClasses = dataset.classNames.length;
-  const skipped: SkippedFile[] = [];
-  const [trainItems, validItems] = await Promise.all([hashAll(dataset.train, skipped), hashAll(dataset.valid, skipped)]);
-  const fingerprint = datasetFingerprint(dataset.classNames, { train: trainItems, valid: validItems });
-
-  // resume
-  let resumeFrom: Checkpoint | undefined;
-  if (resolved.resume) {
-    resumeFrom = await loadCheckpoint(lastFile).catch((err: unknown) => {
-      if (err instanceof ImgclsError && err.code === 'CHECKPOINT_NOT_FOUND') return undefined;
-      throw err;
-    });
-    if (!resumeFrom) say(`resume: no ${path.relative(resolved.outDir, lastFile)} yet, starting a new run`);
+  const loose = dataset.loose ?? [];
+  if (loose.length) {
+    say(`${loose.length} image(s) lie outside every class folder and are not used (${loose.slice(0, 3).map((f) => path.relative(dataset.root, f)).join(', ')}${loose.length > 3 ? ', …' : ''}); move each into its class folder`);
   }
-  if (resumeFrom) {
-    const previous = resumeFrom.training.config as Partial<ResolvedTrainConfig>;
-    if (JSON.stringify(resumeFrom.spec.classNames) !== JSON.stringify(dataset.classNames)) {
-      throw new ImgclsError(`the checkpoint's classes (${resumeFrom.spec.classNames.join(', ')}) differ from the dataset's (${dataset.classNames.join(', ')})`,
-        'CLASS_COUNT_MISMATCH', lastFile, 'Resume with the same dataset, or start a new run without --resume.');
-    }
-    if (resumeFrom.spec.mode !== resolved.mode || previous.optimizer !== resolved.optimizer || (resolved.mode === 'top-k' && resumeFrom.spec.topK !== resolved.topK)) {
-      throw new ImgclsError(`the run was trained with mode ${resumeFrom.spec.mode} and optimizer ${String(previous.optimizer)}; asked for ${resolved.mode} and ${resolved.optimizer}`,
-        'CHECKPOINT_INCOMPATIBLE', lastFile, 'Resume with the same mode and optimizer, or start a new run in another --out folder.');
-    }
-    if (resumeFrom.training.datasetFingerprint !== fingerprint) say('resume: the dataset changed since the checkpoint (files or labels differ); continuing on the current files');
-    await truncateHistory(historyFile, resumeFrom.training.epoch);
-    say(`resume: continuing after epoch ${resumeFrom.training.epoch} from ${path.relative(resolved.outDir, lastFile)}`, resumeFrom.training.epoch);
-  } else {
-    // a fresh run replaces the run folder's history and checkpoints
-    await fs.writeFile(historyFile, '');
-    for (const name of await fs.readdir(checkpointDir)) if (name.endsWith(CHECKPOINT_EXTENSION)) await fs.rm(path.join(checkpointDir, name), { force: true });
-  }
-  const startEpoch = resumeFrom ? resumeFrom.training.epoch : 0;
-  if (startEpoch === 0) {
-    // features are computed once (cached); full mode would train the whole network on every image every epoch
-    // TF.js trains top-k and full: their estimate depends on its backend (head mode does not load it for this)
-    const backend = resolved.mode === 'head' ? 'wasm' : await (await import('../backend/backend.js')).initBackend();
-    const work = { images: trainItems.length * (1 + resolved.augmentViews) + validItems.length, epochs: resolved.epochs, engine: resolved.engine, inputSize: resolved.preprocessing.inputSize, backend };
-    const estimates = { head: estimateTrainingMs('head', work), 'top-k': estimateTrainingMs('top-k', work), full: estimateTrainingMs('full', { ...work, images: trainItems.length, validImages: validItems.length }) };
-    const fastest = (Object.keys(estimates) as (keyof typeof estimates)[]).sort((a, b) => estimates[a] - estimates[b])[0];
-    say(`estimated time on this machine: head ≈ ${formatDuration(estimates.head)}, top-k ≈ ${formatDuration(estimates['top-k'])}, full ≈ ${formatDuration(estimates.full)} (TF.js ${backend}); ` +
-      `${fastest} is the fastest, ${resolved.mode} is running`);
-  }
-
-  // features: every train view and every validation image, from the cache or the engine
-  const featureStarted = performance.now();
-  let engine: BackboneEngine | undefined;
-  let enginePromise: Promise<BackboneEngine> | undefined;
-  const getEngine = () => (enginePromise ??= createBackboneEngine(resolved.engine).then((selected) => {
-    engine = selected;
-    if (selected.fallbackReason) say(`features on ${selected.name}: ${selected.fallbackReason}`);
-    return selected;
-  }));
-  const views = resolved.augmentViews + 1;
-  const jobs: FeatureJob[] = [
-    ...trainItems.flatMap((item) => Array.from({ length: views }, (_, view) => ({ file: item.file, hash: item.hash, view }))),
-    ...validItems.map((item) => ({ file: item.file, hash: item.hash, view: 0 })),
-  ];
-  let featureSet: FeatureSet;
+  // folders made by this call are removed again when it fails before its first checkpoint
+  const createdDir = await firstMissingDir(checkpointDir);
+  await fs.mkdir(checkpointDir, { recursive: true });
+  await removeStaleTempFiles(checkpointDir);
+  await removeStaleTempFiles(resolved.outDir);
   try {
-    featureSet = await computeFeatures(jobs, {
-      cacheDir: resolved.cacheDir,
-      preprocessing: resolved.preprocessing,
-      output,
-      getEngine,
-      signal,
-      onProgress: (done, total, imagesPerSec) =>
-        notify({ phase: 'features', epoch: startEpoch, epochs: resolved.epochs, step: done, steps: total, imagesPerSec, etaMs: ((total - done) / Math.max(imagesPerSec, 1e-9)) * 1000 }),
-    });
-  } finally {
-    // also when cancelled while the engine was still loading
-    await enginePromise?.then((loaded) => loaded.dispose(), () => undefined);
-  }
-  const engineName = engine?.name ?? null;
-  skipped.push(...featureSet.skipped);
-  const featuresMs = performance.now() - featureStarted;
-  const toSample = (item: ImageItem & { hash: string }, count: number): Sample | undefined => {
-    const keys = Array.from({ length: count }, (_, view) => featureKey({ hash: item.hash, view }, resolved.preprocessing, output));
-    return keys.every((key) => featureSet.byKey.has(key)) ? { label: item.label, keys } : undefined;
-  };
-  const trainSamples = trainItems.map((item) => toSample(item, views)).filter((s): s is Sample => s !== undefined);
-  const validSamples = validItems.map((item) => toSample(item, 1)).filter((s): s is Sample => s !== undefined);
-  if (trainSamples.length === 0) {
-    throw new ImgclsError('no training image could be decoded', 'NO_IMAGES', resolved.data, 'See the skipped files and their reasons with imgcls data report.');
-  }
-  const inputDim = featureSet.byKey.get(trainSamples[0].keys[0])!.length;
-
-  // class weights
-  const trainLabels = trainSamples.map((s) => s.label);
-  const classWeights = computeClassWeights(trainLabels, numClasses, resolved.classWeights);
-  const counts = computeClassWeights(trainLabels, numClasses, 'none').map((_, c) => trainLabels.filter((l) => l === c).length);
-  if (Math.max(...counts) > 1.5 * Math.min(...counts) && resolved.classWeights === 'none') {
-    say(`classes are imbalanced (${counts.join(' / ')} training images); consider classWeights 'balanced'`);
+    return await trainInFolder();
+  } catch (err) {
+    if (createdDir && !(await hasCheckpoint(checkpointDir))) await fs.rm(createdDir, { recursive: true, force: true });
+    throw err;
   }
 
-  const spec: ModelSpec = {
-    arch: 'efficientnet-b0',
-    classNames: dataset.classNames,
-    preprocessing: resolved.preprocessing,
-    dropout: resolved.dropout,
-    mode: resolved.mode,
-    ...(resolved.mode === 'top-k' ? { topK: resolved.topK } : {}),
-  };
-  const restored = resumeFrom ? { head: checkpointHead(resumeFrom), weights: resumeFrom.weights, steps: resumeFrom.training.optimizerSteps } : undefined;
-  const runner: ModeRunner = resolved.mode !== 'head'
-    ? await (await import('./top-k.js')).createTopKRunner(resolved, { numClasses, classWeights, resumeFrom: restored })
-    : createHeadRunner(resolved, { inputDim, numClasses, classWeights, resumeFrom: restored });
+  async function trainInFolder(): Promise<TrainResult> {
+    const numClasses = dataset.classNames.length;
+    const skipped: SkippedFile[] = [];
+    const [trainItems, validItems] = await Promise.all([hashAll(dataset.train, skipped), hashAll(dataset.valid, skipped)]);
+    const fingerprint = datasetFingerprint(dataset.classNames, { train: trainItems, valid: validItems });
 
-  const gather = (samples: readonly Sample[], indices: readonly number[], pickView: (index: number) => number): Float32Array => {
-    const out = new Float32Array(indices.length * inputDim);
-    indices.forEach((sampleIndex, row) => out.set(featureSet.byKey.get(samples[sampleIndex].keys[pickView(sampleIndex)])!, row * inputDim));
-    return out;
-  };
-
-  // validation: loss, accuracy, per-class recall, collapse onto one class
-  const validate = async (): Promise<ValidationMetrics | null> => {
-    if (validSamples.length === 0) return null;
-    const indices = validSamples.map((_, i) => i);
-    const probabilities = await runner.predict(gather(validSamples, indices, () => 0), indices.length);
-    return validationMetrics(probabilities, validSamples.map((s) => s.label), dataset.classNames);
-  };
-
-  // epochs
-  const trainStarted = performance.now();
-  const stepsPerEpoch = Math.ceil(trainSamples.length / resolved.batchSize);
-  const saved: string[] = [];
-  let best = resumeFrom?.training.best
-    ? { epoch: resumeFrom.training.best.epoch, accuracy: resumeFrom.training.best.val_accuracy ?? 0, loss: resumeFrom.training.best.val_loss ?? Infinity }
-    : undefined;
-  let final: CheckpointMetrics | null = resumeFrom?.metrics ?? null;
-  let lastSavedEpoch = startEpoch;
-  let stepsDone = 0;
-  const totalSteps = (resolved.epochs - startEpoch) * stepsPerEpoch;
-  try {
-    for (let epoch = startEpoch + 1; epoch <= resolved.epochs; epoch++) {
-      const epochStarted = performance.now();
-      // every random choice of an epoch comes from (seed, epoch): a resumed run repeats an uninterrupted one
-      const random = randomStream(resolved.seed, 1, epoch);
-      const order = shuffledIndices(trainSamples.length, random);
-      const viewOf = trainSamples.map(() => (views > 1 ? Math.floor(random() * views) : 0));
-      let lossSum = 0;
-      let correctSum = 0;
-      for (let step = 1; step <= stepsPerEpoch; step++) {
-        cancelled(signal, lastSavedEpoch, resolved.outDir);
-        const stepStarted = performance.now();
-        const indices = order.slice((step - 1) * resolved.batchSize, step * resolved.batchSize);
-        const labels = indices.map((i) => trainSamples[i].label);
-        const { loss, correct } = await runner.step(gather(trainSamples, indices, (i) => viewOf[i]), labels, randomStream(resolved.seed, 2, epoch, step));
-        lossSum += loss * indices.length;
-        correctSum += correct;
-        stepsDone++;
-        const timeMs = performance.now() - stepStarted;
-        const record: StepRecord = { type: 'step', epoch, step, steps: stepsPerEpoch, loss, accuracy: correct / indices.length, lr: resolved.learningRate, timeMs };
-        await appendHistory(historyFile, record);
-        const trainElapsed = performance.now() - trainStarted;
-        notify({
-          phase: 'train', epoch, epochs: resolved.epochs, step, steps: stepsPerEpoch, loss, accuracy: record.accuracy,
-          etaMs: (trainElapsed / stepsDone) * (totalSteps - stepsDone),
-          stepsPerSec: (stepsDone * 1000) / Math.max(trainElapsed, 1e-3),
-          imagesPerSec: ((stepsDone * trainSamples.length) / stepsPerEpoch / Math.max(trainElapsed, 1e-3)) * 1000,
-        });
+    // resume
+    let resumeFrom: Checkpoint | undefined;
+    if (resolved.resume) {
+      resumeFrom = await loadCheckpoint(lastFile).catch((err: unknown) => {
+        if (err instanceof ImgclsError && err.code === 'CHECKPOINT_NOT_FOUND') return undefined;
+        throw err;
+      });
+      if (!resumeFrom) say(`resume: no ${path.relative(resolved.outDir, lastFile)} yet, starting a new run`);
+    }
+    if (resumeFrom) {
+      const previous = resumeFrom.training.config as Partial<ResolvedTrainConfig>;
+      if (JSON.stringify(resumeFrom.spec.classNames) !== JSON.stringify(dataset.classNames)) {
+        throw new ImgclsError(`the checkpoint's classes (${resumeFrom.spec.classNames.join(', ')}) differ from the dataset's (${dataset.classNames.join(', ')})`,
+          'CLASS_COUNT_MISMATCH', lastFile, 'Resume with the same dataset, or start a new run without --resume.');
       }
-      cancelled(signal, lastSavedEpoch, resolved.outDir);
-      notify({ phase: 'validate', epoch, epochs: resolved.epochs, step: stepsPerEpoch, steps: stepsPerEpoch });
-      const validation = await validate();
-      const metrics: CheckpointMetrics = {
-        loss: lossSum / trainSamples.length,
-        accuracy: correctSum / trainSamples.length,
-        val_loss: validation?.loss ?? null,
-        val_accuracy: validation?.accuracy ?? null,
-        val_recall: validation?.recall ?? null,
-      };
-      final = metrics;
-      if (validation?.warning) say(`epoch ${epoch}: ${validation.warning}`, epoch);
-      const monitored = validation ? { accuracy: validation.accuracy, loss: validation.loss } : { accuracy: metrics.accuracy, loss: metrics.loss };
-      const improved = isBetter(resolved.monitor, monitored, best);
-      if (improved) best = { epoch, ...monitored };
-      const names = [
-        ...(epoch % resolved.saveInterval === 0 || epoch === resolved.epochs ? [epochCheckpointName(epoch)] : []),
-        ...(improved ? [`best${CHECKPOINT_EXTENSION}`] : []),
-        `last${CHECKPOINT_EXTENSION}`,
-      ];
-      // the epoch record goes first: after a kill between the two, resume truncates it with the unsaved epoch
-      const epochRecord: EpochRecord = {
-        type: 'epoch', epoch, epochs: resolved.epochs, ...metrics, lr: resolved.learningRate, timeMs: performance.now() - epochStarted,
-        ...(validation?.warning ? { warning: validation.warning } : {}),
-        checkpoints: names.map((name) => `checkpoints/${name}`),
-      };
-      await appendHistory(historyFile, epochRecord);
-      const training: CheckpointTraining = {
-        config: { ...resolved },
-        epoch,
-        epochs: resolved.epochs,
-        datasetFingerprint: fingerprint,
-        best: best && { epoch: best.epoch, val_accuracy: best.accuracy, val_loss: best.loss },
-        optimizerSteps: runner.optimizerSteps,
-        engine: engineName ?? resumeFrom?.training.engine,
-      };
-      const weights = runner.weights();
-      // last.imgcls is written last: it is what --resume reads, so everything it claims already exists
-      // the bytes are written (and fsynced) once; the other names are hard links renamed into place
-      const files = names.map((name) => path.join(checkpointDir, name));
-      await writeCheckpoint(files[0], { spec, training, metrics, weights });
-      for (const file of files.slice(1)) await linkFileAtomic(files[0], file);
-      saved.push(...files.filter((file) => file !== lastFile && file !== bestFile));
-      lastSavedEpoch = epoch;
-      notify({ phase: 'validate', epoch, epochs: resolved.epochs, step: stepsPerEpoch, steps: stepsPerEpoch, loss: metrics.val_loss ?? metrics.loss, accuracy: metrics.val_accuracy ?? metrics.accuracy });
+      if (resumeFrom.spec.mode !== resolved.mode || previous.optimizer !== resolved.optimizer || (resolved.mode === 'top-k' && resumeFrom.spec.topK !== resolved.topK)) {
+        throw new ImgclsError(`the run was trained with mode ${resumeFrom.spec.mode} and optimizer ${String(previous.optimizer)}; asked for ${resolved.mode} and ${resolved.optimizer}`,
+          'CHECKPOINT_INCOMPATIBLE', lastFile, 'Resume with the same mode and optimizer, or start a new run in another --out folder.');
+      }
+      if (resumeFrom.training.datasetFingerprint !== fingerprint) say('resume: the dataset changed since the checkpoint (files or labels differ); continuing on the current files');
+      await truncateHistory(historyFile, resumeFrom.training.epoch);
+      say(`resume: continuing after epoch ${resumeFrom.training.epoch} from ${path.relative(resolved.outDir, lastFile)}`, resumeFrom.training.epoch);
+    } else {
+      // a fresh run replaces the run folder's history and checkpoints
+      await fs.writeFile(historyFile, '');
+      for (const name of await fs.readdir(checkpointDir)) if (name.endsWith(CHECKPOINT_EXTENSION)) await fs.rm(path.join(checkpointDir, name), { force: true });
     }
-  } finally {
-    runner.dispose();
-  }
-  const trainMs = performance.now() - trainStarted;
-  notify({ phase: 'done', epoch: resolved.epochs, epochs: resolved.epochs, step: 0, steps: 0 });
-  return {
-    outDir: resolved.outDir,
-    historyFile,
-    checkpoints: { last: lastFile, best: bestFile, saved },
-    spec,
-    config: resolved,
-    epochsRun: Math.max(0, resolved.epochs - startEpoch),
-    resumedFromEpoch: resumeFrom ? startEpoch : null,
-    bestEpoch: best?.epoch ?? startEpoch,
-    final: final ?? { loss: NaN, accuracy: NaN, val_loss: null, val_accuracy: null, val_recall: null },
-    trainCount: trainSamples.length,
-    validCount: validSamples.length,
-    layout: dataset.layout,
-    skipped,
-    messages,
-    engine: engineName,
-    cache: { dir: resolved.cacheDir, hits: featureSet.cacheHits, computed: featureSet.computed },
-    timings: { featuresMs, trainMs, totalMs: elapsed() },
-  };
-}
+    const startEpoch = resumeFrom ? resumeFrom.training.epoch : 0;
+    if (startEpoch === 0) {
+      // features are computed once (cached); full mode would train the whole network on every image every epoch
+      // TF.js trains top-k and full: their estimate depends on its backend (head mode does not load it for this)
+      const backend = resolved.mode === 'head' ? 'wasm' : await (await import('../backend/backend.js')).initBackend();
+      const work = { images: trainItems.length * (1 + resolved.augmentViews) + validItems.length, epochs: resolved.epochs, engine: resolved.engine, inputSize: resolved.preprocessing.inputSize, backend };
+      const estimates = { head: estimateTrainingMs('head', work), 'top-k': estimateTrainingMs('top-k', work), full: estimateTrainingMs('full', { ...work, images: trainItems.length, validImages: validItems.length }) };
+      const fastest = (Object.keys(estimates) as (keyof typeof estimates)[]).sort((a, b) => estimates[a] - estimates[b])[0];
+      say(`estimated time on this machine: head ≈ ${formatDuration(estimates.head)}, top-k ≈ ${formatDuration(estimates['top-k'])}, full ≈ ${formatDuration(estimates.full)} (TF.js ${backend}); ` +
+        `${fastest} is the fastest, ${resolved.mode} is running`);
+    }
 
+    // features: every train view and every validation image, from the cache or the engine
+    const featureStarted = performance.now();
+    let engine: BackboneEngine | undefined;
+    let enginePromise: Promise<BackboneEngine> | undefined;
+    const getEngine = () => (enginePromise ??= createBackboneEngine(resolved.engine).then((selected) => {
+      engine = selected;
+      if (selected.fallbackReason) say(`features on ${selected.name}: ${selected.fallbackReason}`);
+      return selected;
+    }));
+    const views = resolved.augmentViews + 1;
+    const jobs: FeatureJob[] = [
+      ...trainItems.flatMap((item) => Array.from({ length: views }, (_, view) => ({ file: item.file, hash: item.hash, view }))),
+      ...validItems.map((item) => ({ file: item.file, hash: item.hash, view: 0 })),
+    ];
+    let featureSet: FeatureSet;
+    try {
+      featureSet = await computeFeatures(jobs, {
+        cacheDir: resolved.cacheDir,
+        preprocessing: resolved.preprocessing,
+        output,
+        getEngine,
+        signal,
+        onProgress: (done, total, imagesPerSec) =>
+          notify({ phase: 'features', epoch: startEpoch, epochs: resolved.epochs, step: done, steps: total, imagesPerSec, etaMs: ((total - done) / Math.max(imagesPerSec, 1e-9)) * 1000 }),
+      });
+    } finally {
+      // also when cancelled while the engine was still loading
+      await enginePromise?.then((loaded) => loaded.dispose(), () => undefined);
+    }
+    const engineName = engine?.name ?? null;
+    skipped.push(...featureSet.skipped);
+    const featuresMs = performance.now() - featureStarted;
+    const toSample = (item: ImageItem & { hash: string }, count: number): Sample | undefined => {
+      const keys = Array.from({ length: count }, (_, view) => featureKey({ hash: item.hash, view }, resolved.preprocessing, output));
+      return keys.every((key) => featureSet.byKey.has(key)) ? { label: item.label, keys } : undefined;
+    };
+    const trainSamples = trainItems.map((item) => toSample(item, views)).filter((s): s is Sample => s !== undefined);
+    const validSamples = validItems.map((item) => toSample(item, 1)).filter((s): s is Sample => s !== undefined);
+    if (trainSamples.length === 0) {
+      throw new ImgclsError('no training image could be decoded', 'NO_IMAGES', resolved.data, 'See the skipped files and their reasons with imgcls data report.');
+    }
+    const inputDim = featureSet.byKey.get(trainSamples[0].keys[0])!.length;
+
+    // class weights
+    const trainLabels = trainSamples.map((s) => s.label);
+    const classWeights = computeClassWeights(trainLabels, numClasses, resolved.classWeights);
+    const counts = computeClassWeights(trainLabels, numClasses, 'none').map((_, c) => trainLabels.filter((l) => l === c).length);
+    if (Math.max(...counts) > 1.5 * Math.min(...counts) && resolved.classWeights === 'none') {
+      say(`classes are imbalanced (${counts.join(' / ')} training images); consider classWeights 'balanced'`);
+    }
+
+    const spec: ModelSpec = {
+      arch: 'efficientnet-b0',
+      classNames: dataset.classNames,
+      preprocessing: resolved.preprocessing,
+      dropout: resolved.dropout,
+      mode: resolved.mode,
+      ...(resolved.mode === 'top-k' ? { topK: resolved.topK } : {}),
+    };
+    const restored = resumeFrom ? { head: checkpointHead(resumeFrom), weights: resumeFrom.weights, steps: resumeFrom.training.optimizerSteps } : undefined;
+    const runner: ModeRunner = resolved.mode !== 'head'
+      ? await (await import('./top-k.js')).createTopKRunner(resolved, { numClasses, classWeights, resumeFrom: restored })
+      : createHeadRunner(resolved, { inputDim, numClasses, classWeights, resumeFrom: restored });
+
+    const gather = (samples: readonly Sample[], indices: readonly number[], pickView: (index: number) => number): Float32Array => {
+      const out = new Float32Array(indices.length * inputDim);
+      indices.forEach((sampleIndex, row) => out.set(featureSet.byKey.get(samples[sampleIndex].keys[pickView(sampleIndex)])!, row * inputDim));
+      return out;
+    };
+
+    // validation: loss, accuracy, per-class recall, collapse onto one class
+    const validate = async (): Promise<ValidationMetrics | null> => {
+      if (validSamples.length === 0) return null;
+      const indices = validSamples.map((_, i) => i);
+      const probabilities = await runner.predict(gather(validSamples, indices, () => 0), indices.length);
+      return validationMetrics(probabilities, validSamples.map((s) => s.label), dataset.classNames);
+    };
+
+    // epochs
+    const trainStarted = performance.now();
+    const stepsPerEpoch = Math.ceil(trainSamples.length / resolved.batchSize);
+    const saved: string[] = [];
+    let best = resumeFrom?.training.best
+      ? { epoch: resumeFrom.training.best.epoch, accuracy: resumeFrom.training.best.val_accuracy ?? 0, loss: resumeFrom.training.best.val_loss ?? Infinity }
+      : undefined;
+    let final: CheckpointMetrics | null = resumeFrom?.metrics ?? null;
+    let lastSavedEpoch = startEpoch;
+    let stepsDone = 0;
+    const totalSteps = (resolved.epochs - startEpoch) * stepsPerEpoch;
+    try {
+      for (let epoch = startEpoch + 1; epoch <= resolved.epochs; epoch++) {
+        const epochStarted = performance.now();
+        // every random choice of an epoch comes from (seed, epoch): a resumed run repeats an uninterrupted one
+        const random = randomStream(resolved.seed, 1, epoch);
+        const order = shuffledIndices(trainSamples.length, random);
+        const viewOf = trainSamples.map(() => (views > 1 ? Math.floor(random() * views) : 0));
+        let lossSum = 0;
+        let correctSum = 0;
+        for (let step = 1; step <= stepsPerEpoch; step++) {
+          cancelled(signal, lastSavedEpoch, resolved.outDir);
+          const stepStarted = performance.now();
+          const indices = order.slice((step - 1) * resolved.batchSize, step * resolved.batchSize);
+          const labels = indices.map((i) => trainSamples[i].label);
+          const { loss, correct } = await runner.step(gather(trainSamples, indices, (i) => viewOf[i]), labels, randomStream(resolved.seed, 2, epoch, step));
+          lossSum += loss * indices.length;
+          correctSum += correct;
+          stepsDone++;
+          const timeMs = performance.now() - stepStarted;
+          const record: StepRecord = { type: 'step', epoch, step, steps: stepsPerEpoch, loss, accuracy: correct / indices.length, lr: resolved.learningRate, timeMs };
+          await appendHistory(historyFile, record);
+          const trainElapsed = performance.now() - trainStarted;
+          notify({
+            phase: 'train', epoch, epochs: resolved.epochs, step, steps: stepsPerEpoch, loss, accuracy: record.accuracy,
+            etaMs: (trainElapsed / stepsDone) * (totalSteps - stepsDone),
+            stepsPerSec: (stepsDone * 1000) / Math.max(trainElapsed, 1e-3),
+            imagesPerSec: ((stepsDone * trainSamples.length) / stepsPerEpoch / Math.max(trainElapsed, 1e-3)) * 1000,
+          });
+        }
+        cancelled(signal, lastSavedEpoch, resolved.outDir);
+        notify({ phase: 'validate', epoch, epochs: resolved.epochs, step: stepsPerEpoch, steps: stepsPerEpoch });
+        const validation = await validate();
+        const metrics: CheckpointMetrics = {
+          loss: lossSum / trainSamples.length,
+          accuracy: correctSum / trainSamples.length,
+          val_loss: validation?.loss ?? null,
+          val_accuracy: validation?.accuracy ?? null,
+          val_recall: validation?.recall ?? null,
+        };
+        final = metrics;
+        if (validation?.warning) say(`epoch ${epoch}: ${validation.warning}`, epoch);
+        const monitored = validation ? { accuracy: validation.accuracy, loss: validation.loss } : { accuracy: metrics.accuracy, loss: metrics.loss };
+        const improved = isBetter(resolved.monitor, monitored, best);
+        if (improved) best = { epoch, ...monitored };
+        const names = [
+          ...(epoch % resolved.saveInterval === 0 || epoch === resolved.epochs ? [epochCheckpointName(epoch)] : []),
+          ...(improved ? [`best${CHECKPOINT_EXTENSION}`] : []),
+          `last${CHECKPOINT_EXTENSION}`,
+        ];
+        // the epoch record goes first: after a kill between the two, resume truncates it with the unsaved epoch
+        const epochRecord: EpochRecord = {
+          type: 'epoch', epoch, epochs: resolved.epochs, ...metrics, lr: resolved.learningRate, timeMs: performance.now() - epochStarted,
+          ...(validation?.warning ? { warning: validation.warning } : {}),
+          checkpoints: names.map((name) => `checkpoints/${name}`),
+        };
+        await appendHistory(historyFile, epochRecord);
+        const training: CheckpointTraining = {
+          config: { ...resolved },
+          epoch,
+          epochs: resolved.epochs,
+          datasetFingerprint: fingerprint,
+          best: best && { epoch: best.epoch, val_accuracy: best.accuracy, val_loss: best.loss },
+          optimizerSteps: runner.optimizerSteps,
+          engine: engineName ?? resumeFrom?.training.engine,
+        };
+        const weights = runner.weights();
+        // last.imgcls is written last: it is what --resume reads, so everything it claims already exists
+        // the bytes are written (and fsynced) once; the other names are hard links renamed into place
+        const files = names.map((name) => path.join(checkpointDir, name));
+        await writeCheckpoint(files[0], { spec, training, metrics, weights });
+        for (const file of files.slice(1)) await linkFileAtomic(files[0], file);
+        saved.push(...files.filter((file) => file !== lastFile && file !== bestFile));
+        lastSavedEpoch = epoch;
+        notify({ phase: 'validate', epoch, epochs: resolved.epochs, step: stepsPerEpoch, steps: stepsPerEpoch, loss: metrics.val_loss ?? metrics.loss, accuracy: metrics.val_accuracy ?? metrics.accuracy });
+      }
+    } finally {
+      runner.dispose();
+    }
+    const trainMs = performance.now() - trainStarted;
+    notify({ phase: 'done', epoch: resolved.epochs, epochs: resolved.epochs, step: 0, steps: 0 });
+    return {
+      outDir: resolved.outDir,
+      historyFile,
+      checkpoints: { last: lastFile, best: bestFile, saved },
+      spec,
+      config: resolved,
+      epochsRun: Math.max(0, resolved.epochs - startEpoch),
+      resumedFromEpoch: resumeFrom ? startEpoch : null,
+      bestEpoch: best?.epoch ?? startEpoch,
+      final: final ?? { loss: NaN, accuracy: NaN, val_loss: null, val_accuracy: null, val_recall: null },
+      trainCount: trainSamples.length,
+      validCount: validSamples.length,
+      layout: dataset.layout,
+      skipped,
+      messages,
+      engine: engineName,
+      cache: { dir: resolved.cacheDir, hits: featureSet.cacheHits, computed: featureSet.computed },
+      timings: { featuresMs, trainMs, totalMs: elapsed() },
+    };
+  }
+}
