@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import { usageError } from '../errors.js';
 import type { Evaluation, EvaluationSplit } from '../eval/evaluate.js';
 import type { ThresholdChoice } from '../eval/curves.js';
@@ -6,7 +5,7 @@ import { scanForCheckpoint } from '../eval/checkpoint-split.js';
 import { topLosses } from '../eval/top-losses.js';
 import type { EngineChoice } from '../model/engine.js';
 import { csvField, displayPath } from './predict.js';
-import { parseStrict, toNumber } from './args.js';
+import { parseOptions, toNumber } from './args.js';
 
 const HELP = `Usage: imgcls eval <checkpoint> <data> [options]
 
@@ -92,7 +91,7 @@ export function evaluationCsv(evaluation: Evaluation): string {
 
 /** `imgcls eval <checkpoint> <data>`: prints the evaluation; optionally chooses and stores a threshold. */
 export async function evalCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseStrict('eval', () => parseArgs({
+  const { values, positionals } = parseOptions('eval', {
     args: argv,
     allowPositionals: true,
     strict: true,
@@ -104,7 +103,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
       'batch-size': { type: 'string' }, engine: { type: 'string' },
       debug: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
     },
-  }));
+  });
   if (values.help) {
     process.stdout.write(`${HELP}\n`);
     return 0;

@@ -1,17 +1,19 @@
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { usageError } from '../errors.js';
 import type { EngineChoice } from '../model/engine.js';
 import type { Classifier } from '../model/types.js';
 import { isFileError, type PredictResult } from '../predict/predict.js';
-import { parseStrict, toNumber } from './args.js';
+import { parseOptions, toNumber } from './args.js';
 
 const HELP = `Usage: imgcls predict <checkpoint> <paths…> [options]
 
 Classifies image files, folders (recursively) and globs with a trained checkpoint, streaming in
 batches. Prints one row per file: the predicted class and its softmax probability (the
-checkpoint's decision threshold applies when it has one), or the reason a file could not be read.
-Exit code 0 when at least one file was classified, 1 when none could be, 2 on bad usage.
+checkpoint's decision threshold applies when it has one: stored by "imgcls eval --save-threshold",
+it picks its class whenever that class's probability reaches it, even below 0.5; such rows are
+marked), or the reason a file could not be read. A path that does not exist, or a glob that
+matches no image, is an error. Exit code 0 when at least one file was classified, 1 when none
+could be, 2 on bad usage, 130 when interrupted (Ctrl-C).
 
 Options:
   --json                 print a JSON array of {file, predicted, probability, probabilities} | {file, error}
@@ -20,6 +22,7 @@ Options:
   --concurrency <n>      images decoded at the same time [default: 4]
   --top-k <n>            classes listed per file (table and JSON) [default: 1 in the table, all in JSON]
   --engine <name>        auto | onnxruntime | tfjs [default: auto]
+  --no-threshold         ignore the checkpoint's stored threshold: the most probable class wins
   --debug                print stack traces of unexpected errors
   -h, --help             show this help
 
@@ -66,7 +69,7 @@ function createOutput(): { out: (text: string) => void; flush: () => Promise<voi
 }
 
 function createWriter(format: 'table' | 'json' | 'csv', classNames: readonly string[], topK: number | undefined,
-  out: (text: string) => void): RowWriter {
+  out: (text: string) => void, threshold?: { className: string; value: number }): RowWriter {
   if (format === 'json') {
     let first = true;
     return {
@@ -106,7 +109,10 @@ function createWriter(format: 'table' | 'json' | 'csv', classNames: readonly str
       }
       const others = result.probabilities.slice(1, topK ?? 1).map((p) => `${p.className} ${p.probability.toFixed(3)}`);
       const more = others.length > 0 ? `  (${others.join(', ')})` : '';
-      out(`${result.predicted.padEnd(width)}  ${result.probability.toFixed(3)}  ${displayPath(result.file)}${more}\n`);
+      const top = Math.max(...result.probabilities.map((p) => p.probability));
+      const decided = threshold && result.predicted === threshold.className && result.probability < top
+        ? `  [threshold ${threshold.value.toFixed(4)} decided]` : '';
+      out(`${result.predicted.padEnd(width)}  ${result.probability.toFixed(3)}  ${displayPath(result.file)}${more}${decided}\n`);
     },
     end: () => undefined,
   };
@@ -114,7 +120,7 @@ function createWriter(format: 'table' | 'json' | 'csv', classNames: readonly str
 
 /** `imgcls predict <checkpoint> <paths…>`: one row per file; exit 1 only when nothing could be classified. */
 export async function predictCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseStrict('predict', () => parseArgs({
+  const { values, positionals } = parseOptions('predict', {
     args: argv,
     allowPositionals: true,
     strict: true,
@@ -125,10 +131,11 @@ export async function predictCommand(argv: string[]): Promise<number> {
       concurrency: { type: 'string' },
       'top-k': { type: 'string' },
       engine: { type: 'string' },
+      'no-threshold': { type: 'boolean', default: false },
       debug: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
-  }));
+  });
   if (values.help) {
     process.stdout.write(`${HELP}\n`);
     return 0;
@@ -144,22 +151,34 @@ export async function predictCommand(argv: string[]): Promise<number> {
   const topK = toNumber('top-k', values['top-k'], { integer: true, min: 1 });
   const engine = values.engine as EngineChoice | undefined;
 
+  // a mistyped path or an empty glob fails before the model loads
+  const { expandInputs } = await import('../predict/inputs.js');
+  const files = await expandInputs(inputs, { strict: true });
   const { loadClassifier } = await import('../model/classifier.js');
   const { predict } = await import('../predict/predict.js');
-  const classifier: Classifier = await loadClassifier(checkpoint, { engine });
+  const classifier: Classifier = await loadClassifier(checkpoint, { engine, ignoreThreshold: values['no-threshold'] });
+  const threshold = classifier.spec.threshold;
+  if (threshold) {
+    process.stderr.write(`note: ${displayPath(checkpoint)} holds a threshold: "${threshold.className}" is predicted whenever its probability ≥ ${threshold.value.toFixed(4)} ` +
+      `(stored by eval --save-threshold), even below 0.5. Add --no-threshold for the most probable class.\n`);
+  }
   const abort = new AbortController();
   const onSignal = () => abort.abort(new Error('interrupted'));
   process.once('SIGINT', onSignal);
   let classified = 0;
   let failed = 0;
+  let unsupported = false;
   const started = performance.now();
   let flushedAt = started;
   try {
     const output = createOutput();
-    const writer = createWriter(values.json ? 'json' : values.csv ? 'csv' : 'table', classifier.spec.classNames, topK, output.out);
-    for await (const result of predict(classifier, inputs, { batchSize, concurrency, signal: abort.signal })) {
+    const writer = createWriter(values.json ? 'json' : values.csv ? 'csv' : 'table', classifier.spec.classNames, topK, output.out, threshold);
+    for await (const result of predict(classifier, files, { batchSize, concurrency, signal: abort.signal })) {
       writer.write(result);
-      if (isFileError(result)) failed++;
+      if (isFileError(result)) {
+        failed++;
+        unsupported ||= /^IMAGE_(UNSUPPORTED|UNREADABLE)/.test(result.error);
+      }
       else classified++;
       // rows reach the screen at least every 200 ms, in chunks of up to 64
       if ((classified + failed) % 64 === 0 || performance.now() - flushedAt > 200) {
@@ -177,6 +196,10 @@ export async function predictCommand(argv: string[]): Promise<number> {
   process.stderr.write(
     `${classified} classified, ${failed} could not be read, in ${seconds.toFixed(1)} s (${((classified + failed) / Math.max(seconds, 1e-9)).toFixed(1)} files/s)\n`,
   );
+  if (unsupported) {
+    const { SUPPORTED_HINT } = await import('../data/decode.js');
+    process.stderr.write(`  hint for the files not read: ${SUPPORTED_HINT}\n`);
+  }
   if (classified === 0) {
     process.stderr.write('✖ no file could be classified\n');
     return 1;

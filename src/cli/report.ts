@@ -1,12 +1,11 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { usageError } from '../errors.js';
 import type { EngineChoice } from '../model/engine.js';
 import type { HistoryPoint } from '../plots/history-figures.js';
 import { splitOption } from './eval.js';
 import { scanForCheckpoint } from '../eval/checkpoint-split.js';
-import { parseStrict, toNumber } from './args.js';
+import { parseOptions, toNumber } from './args.js';
 
 const HELP = `Usage: imgcls report <checkpoint> <data> -o <report.html> [options]
 
@@ -45,7 +44,7 @@ export async function findHistory(checkpoint: string): Promise<string | undefine
 
 /** `imgcls report <checkpoint> <data> -o report.html`: writes the HTML report atomically. */
 export async function reportCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseStrict('report', () => parseArgs({
+  const { values, positionals } = parseOptions('report', {
     args: argv,
     allowPositionals: true,
     strict: true,
@@ -56,7 +55,7 @@ export async function reportCommand(argv: string[]): Promise<number> {
       'batch-size': { type: 'string' }, engine: { type: 'string' },
       debug: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
     },
-  }));
+  });
   if (values.help) {
     process.stdout.write(`${HELP}\n`);
     return 0;

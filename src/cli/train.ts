@@ -1,13 +1,12 @@
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { usageError } from '../errors.js';
+import { ImgclsError, isImgclsError, usageError } from '../errors.js';
 import type { Normalization, ResizeMode } from '../data/types.js';
 import type { EngineChoice } from '../model/engine.js';
 import type { TrainMode } from '../model/types.js';
-import type { MonitorMetric, OptimizerName, TrainConfig } from '../train/config.js';
+import { resolveTrainConfig, type MonitorMetric, type OptimizerName, type TrainConfig } from '../train/config.js';
 import { formatDuration } from '../util/duration.js';
 import type { TrainProgress, TrainResult } from '../train/train.js';
-import { parseStrict, toNumber } from './args.js';
+import { parseOptions, toNumber } from './args.js';
 
 const HELP = `Usage: imgcls train <data> [options]
 
@@ -87,9 +86,25 @@ function summary(result: TrainResult): string {
   return lines.join('\n');
 }
 
+/** The flag of each TrainConfig field whose name differs from it (other fields: camelCase → kebab-case). */
+const FLAG_OF: Record<string, string> = { learningRate: 'lr', inputSize: 'input-size', resize: 'resize', normalization: 'normalization' };
+
+/** Validates the config as train() will, but names the command-line flag (--batch-size), not the field (batchSize). */
+function checkFlags(config: TrainConfig): void {
+  try {
+    resolveTrainConfig(config);
+  } catch (err) {
+    if (!isImgclsError(err, 'USAGE')) throw err;
+    const field = /^(\w+) must/.exec(err.message)?.[1];
+    if (!field) throw err;
+    const flag = FLAG_OF[field] ?? field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    throw usageError(err.message.replace(field, `--${flag}`), `See "imgcls train --help".`);
+  }
+}
+
 /** `imgcls train <data>`: trains with a progress bar on stderr and prints where the checkpoints are. */
 export async function trainCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseStrict('train', () => parseArgs({
+  const { values, positionals } = parseOptions('train', {
     args: argv,
     allowPositionals: true,
     strict: true,
@@ -102,7 +117,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       'cache-dir': { type: 'string' }, resume: { type: 'boolean', default: false }, overwrite: { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false }, debug: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
     },
-  }));
+  });
   if (values.help) {
     process.stdout.write(`${HELP}\n`);
     return 0;
@@ -113,7 +128,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   }
   const data = positionals[0];
   const preprocessing = {
-    ...(values['input-size'] !== undefined ? { inputSize: toNumber('input-size', values['input-size'], true) } : {}),
+    ...(values['input-size'] !== undefined ? { inputSize: toNumber('input-size', values['input-size'], { integer: true, command: 'train' }) } : {}),
     ...(values.resize !== undefined ? { resize: values.resize as ResizeMode } : {}),
     ...(values.normalization !== undefined ? { normalization: values.normalization as Normalization } : {}),
   };
@@ -121,26 +136,27 @@ export async function trainCommand(argv: string[]): Promise<number> {
     data,
     outDir: values.out ?? path.join('runs', path.basename(path.resolve(data))),
     mode: values.mode as TrainMode | undefined,
-    epochs: toNumber('epochs', values.epochs, true),
-    batchSize: toNumber('batch-size', values['batch-size'], true),
-    learningRate: toNumber('lr', values.lr),
-    momentum: toNumber('momentum', values.momentum),
-    weightDecay: toNumber('weight-decay', values['weight-decay']),
+    epochs: toNumber('epochs', values.epochs, { integer: true, min: 1, command: 'train' }),
+    batchSize: toNumber('batch-size', values['batch-size'], { integer: true, min: 1, command: 'train' }),
+    learningRate: toNumber('lr', values.lr, { command: 'train' }),
+    momentum: toNumber('momentum', values.momentum, { command: 'train' }),
+    weightDecay: toNumber('weight-decay', values['weight-decay'], { command: 'train' }),
     optimizer: values.optimizer as OptimizerName | undefined,
-    seed: toNumber('seed', values.seed, true),
-    validPct: toNumber('valid-pct', values['valid-pct']),
-    augmentViews: toNumber('augment-views', values['augment-views'], true),
-    dropout: toNumber('dropout', values.dropout),
-    saveInterval: toNumber('save-interval', values['save-interval'], true),
+    seed: toNumber('seed', values.seed, { integer: true, command: 'train' }),
+    validPct: toNumber('valid-pct', values['valid-pct'], { command: 'train' }),
+    augmentViews: toNumber('augment-views', values['augment-views'], { integer: true, command: 'train' }),
+    dropout: toNumber('dropout', values.dropout, { command: 'train' }),
+    saveInterval: toNumber('save-interval', values['save-interval'], { integer: true, command: 'train' }),
     monitor: values.monitor as MonitorMetric | undefined,
     classWeights: values['class-weights'] as 'balanced' | 'none' | undefined,
-    topK: toNumber('top-k', values['top-k'], true),
+    topK: toNumber('top-k', values['top-k'], { integer: true, command: 'train' }),
     engine: values.engine as EngineChoice | undefined,
     cacheDir: values['cache-dir'],
     resume: values.resume,
     overwrite: values.overwrite,
     preprocessing,
   };
+  checkFlags(config);
   const interactive = process.stderr.isTTY === true && !values.quiet;
   let lastLine = 0;
   let lastPhase = '';
@@ -170,7 +186,13 @@ export async function trainCommand(argv: string[]): Promise<number> {
   process.once('SIGINT', onSignal);
   try {
     const { train } = await import('../train/train.js');
-    const result = await train(config, { signal: abort.signal, onProgress });
+    const result = await train(config, { signal: abort.signal, onProgress }).catch((err: unknown) => {
+      if (!isImgclsError(err, 'CANCELLED')) throw err;
+      // the library's hint names the option; the command line gets the command to type
+      const quote = (arg: string) => (/^[\w./:=@%+-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`);
+      const resumeCommand = ['imgcls', 'train', ...argv.filter((arg) => arg !== '--resume' && arg !== '--overwrite'), ...(values.out ? [] : ['--out', config.outDir]), '--resume'].map(quote).join(' ');
+      throw new ImgclsError(err.message, err.code, err.file, err.hint ? `Continue with: ${resumeCommand}` : undefined, { cause: err });
+    });
     if (interactive) process.stderr.write('\r\x1b[K');
     process.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : `${summary(result)}\n`);
     return 0;
