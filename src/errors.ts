@@ -3,6 +3,7 @@ export type ErrorCode =
   | 'USAGE'
   | 'DATASET_NOT_FOUND'
   | 'DATASET_LAYOUT'
+  | 'DATASET_READ_ONLY'
   | 'TOO_FEW_CLASSES'
   | 'EMPTY_CLASS'
   | 'IMAGE_UNREADABLE'

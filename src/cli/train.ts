@@ -6,6 +6,7 @@ import type { TrainMode } from '../model/types.js';
 import { resolveTrainConfig, type MonitorMetric, type OptimizerName, type TrainConfig } from '../train/config.js';
 import { formatDuration } from '../util/duration.js';
 import type { TrainProgress, TrainResult } from '../train/train.js';
+import type { ClassConceptsReport } from '../model/class-concepts.js';
 import { parseOptions, toNumber } from './args.js';
 
 const HELP = `Usage: imgcls train <data> [options]
@@ -39,6 +40,7 @@ Options:
   --resume                  continue from <out>/checkpoints/last.imgcls
   --overwrite               replace the run already in <out> (without it, train refuses
                             to touch a folder that holds a run: exit 1, nothing changed)
+  --no-concepts             skip the narrow-class check before training (ImageNet concepts per class)
   --json                    print the result as JSON on stdout
   --quiet                   no progress bar
   --debug                   print stack traces of unexpected errors
@@ -102,6 +104,28 @@ function checkFlags(config: TrainConfig): void {
   }
 }
 
+/**
+ * The narrow-class check before training: ImageNet concepts and feature spread of each class's training images.
+ * Prints the table (unless quiet) and the NARROW warnings (always) on stderr. An advisory check: when it
+ * cannot run, training goes on and the reason is printed.
+ */
+async function conceptCheck(config: TrainConfig, quiet: boolean, signal: AbortSignal): Promise<ClassConceptsReport | undefined> {
+  const { scanDataset } = await import('../data/scan.js');
+  const { analyzeClassConcepts, classFilesOf, formatClassConcepts } = await import('../model/class-concepts.js');
+  const dataset = await scanDataset(config.data, { validPct: config.validPct, seed: config.seed });
+  try {
+    const report = await analyzeClassConcepts(classFilesOf(dataset), { engineChoice: config.engine, seed: config.seed, signal });
+    if (!quiet) process.stderr.write(`${formatClassConcepts(report, { warnings: false })}\n`);
+    for (const warning of report.warnings) process.stderr.write(`! NARROW ${warning}\n`);
+    if (!quiet || report.warnings.length > 0) process.stderr.write('  (--no-concepts skips this check)\n');
+    return report;
+  } catch (err) {
+    if (signal.aborted) throw err;
+    process.stderr.write(`narrow-class check skipped: ${err instanceof Error ? err.message : String(err)}\n`);
+    return undefined;
+  }
+}
+
 /** `imgcls train <data>`: trains with a progress bar on stderr and prints where the checkpoints are. */
 export async function trainCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseOptions('train', {
@@ -114,7 +138,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       seed: { type: 'string' }, 'valid-pct': { type: 'string' }, 'augment-views': { type: 'string' }, dropout: { type: 'string' },
       'save-interval': { type: 'string' }, monitor: { type: 'string' }, 'class-weights': { type: 'string' }, 'top-k': { type: 'string' },
       engine: { type: 'string' }, 'input-size': { type: 'string' }, resize: { type: 'string' }, normalization: { type: 'string' },
-      'cache-dir': { type: 'string' }, resume: { type: 'boolean', default: false }, overwrite: { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
+      'cache-dir': { type: 'string' }, resume: { type: 'boolean', default: false }, overwrite: { type: 'boolean', default: false }, 'no-concepts': { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false }, debug: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -185,7 +209,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const onSignal = () => abort.abort(new Error('interrupted'));
   process.once('SIGINT', onSignal);
   try {
-    const { train } = await import('../train/train.js');
+    const { train, refuseExistingRun } = await import('../train/train.js');
+    // refuse at once, before the (slower) concept check
+    await refuseExistingRun(config);
+    const concepts = values['no-concepts'] ? undefined : await conceptCheck(config, values.quiet, abort.signal);
     const result = await train(config, { signal: abort.signal, onProgress }).catch((err: unknown) => {
       if (!isImgclsError(err, 'CANCELLED')) throw err;
       // the library's hint names the option; the command line gets the command to type
@@ -194,7 +221,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       throw new ImgclsError(err.message, err.code, err.file, err.hint ? `Continue with: ${resumeCommand}` : undefined, { cause: err });
     });
     if (interactive) process.stderr.write('\r\x1b[K');
-    process.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : `${summary(result)}\n`);
+    process.stdout.write(values.json ? `${JSON.stringify(concepts ? { ...result, concepts } : result, null, 2)}\n` : `${summary(result)}\n`);
     return 0;
   } finally {
     process.off('SIGINT', onSignal);

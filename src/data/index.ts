@@ -1,4 +1,4 @@
-// The public API of the data stage: scan, decode, preprocess, stream, hash, report, sample.
+// The public API of the data stage: scan, decode, preprocess, stream, hash, report, sample, add-to-class.
 export * from './types.js';
 export * from './scan.js';
 export * from './bmp.js';
@@ -9,3 +9,4 @@ export * from './tensor.js';
 export * from './hash.js';
 export * from './report.js';
 export * from './sample.js';
+export * from './add-to-class.js';

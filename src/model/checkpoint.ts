@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { ImgclsError } from '../errors.js';
 import type { DenseHead, ModelSpec, TrainMode } from './types.js';
+import type { OpenSetHeader } from './open-set.js';
 import { writeFileAtomic } from '../util/atomic.js';
 
 /** The first 8 bytes of every checkpoint file. */
@@ -60,12 +61,17 @@ export interface Checkpoint {
   /** Versions of imgcls, Node and the ML libraries that wrote it. */
   versions: Record<string, string>;
   createdAt: string;
-  /** Weights by name: 'head/kernel' [inputDim × numClasses], 'head/bias', 'top/<layer weight>', 'optimizer/<name>/…'. */
+  /** Weights by name: 'head/kernel' [inputDim × numClasses], 'head/bias', 'top/<layer weight>', 'optimizer/<name>/…', 'openset/features'. */
   weights: Record<string, NamedTensor>;
+  /** The open-set score's calibration (its features are the 'openset/features' tensor); absent in checkpoints written before it existed. */
+  openSet?: OpenSetHeader;
 }
 
 /** The fields a caller gives writeCheckpoint. */
 export type CheckpointContent = Omit<Checkpoint, 'file' | 'formatVersion' | 'versions' | 'createdAt'>;
+
+/** Tensors of the open-set data are named 'openset/…'. */
+const OPEN_SET_PREFIX = 'openset/';
 
 interface TensorEntry {
   name: string;
@@ -125,6 +131,7 @@ export async function writeCheckpoint(file: string, content: CheckpointContent):
     spec: content.spec,
     training: content.training,
     metrics: content.metrics,
+    ...(content.openSet ? { openSet: content.openSet } : {}),
     versions: libraryVersions(),
     createdAt: new Date().toISOString(),
     tensors,
@@ -237,6 +244,7 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
     versions: header.versions,
     createdAt: header.createdAt,
     weights,
+    ...(header.openSet ? { openSet: header.openSet } : {}),
   };
   checkpointHead(checkpoint); // a checkpoint without a consistent head is not usable
   return checkpoint;
@@ -267,4 +275,35 @@ export async function updateCheckpointSpec(file: string, patch: Partial<ModelSpe
   }
   await writeFileAtomic(file, encode({ ...header, spec }, payload));
   return spec;
+}
+
+/**
+ * Replaces the checkpoint's open-set data (header entry + 'openset/…' tensors) and rewrites the file
+ * atomically; everything else (weights, spec, versions, createdAt) is kept byte for byte. Returns the bytes written.
+ */
+export async function writeCheckpointOpenSet(file: string, openSet: OpenSetHeader, tensors: Record<string, NamedTensor>): Promise<number> {
+  const { header, payload } = await readRaw(file);
+  checkSpec(file, header);
+  const kept = header.tensors.filter((entry) => !entry.name.startsWith(OPEN_SET_PREFIX));
+  const parts = kept.map((entry) => payload.subarray(entry.offset, entry.offset + entry.bytes));
+  const entries: TensorEntry[] = [];
+  let offset = 0;
+  for (const entry of kept) {
+    entries.push({ ...entry, offset });
+    offset += entry.bytes;
+  }
+  for (const [name, tensor] of Object.entries(tensors)) {
+    if (!name.startsWith(OPEN_SET_PREFIX)) throw new ImgclsError(`open-set tensor ${name} must be named ${OPEN_SET_PREFIX}…`, 'INTERNAL', file);
+    const bytes = Buffer.from(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength);
+    entries.push({ name, shape: tensor.shape, offset, bytes: bytes.length });
+    parts.push(bytes);
+    offset += bytes.length;
+  }
+  const newPayload = Buffer.concat(parts);
+  const bytes = encode({
+    ...header, openSet, tensors: entries, payloadBytes: newPayload.length,
+    payloadSha256: createHash('sha256').update(newPayload).digest('hex'),
+  }, newPayload);
+  await writeFileAtomic(file, bytes);
+  return bytes.length;
 }

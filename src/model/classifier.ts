@@ -4,7 +4,9 @@ import type { ImageBatch } from '../data/types.js';
 import { createBackboneEngine, type EngineChoice } from './engine.js';
 import type { BackboneEngine, Classification, Classifier, ModelSpec, Prediction } from './types.js';
 import { checkpointHead, loadCheckpoint } from './checkpoint.js';
-import { headProbabilities } from './dense-head.js';
+import { headLogits, headProbabilities } from './dense-head.js';
+import { checkpointOpenSet, openSetVerdicts } from './open-set.js';
+import type { OpenSetVerdict } from './types.js';
 
 /** Options of loadClassifier. */
 export interface LoadClassifierOptions {
@@ -59,6 +61,7 @@ export async function loadClassifier(file: string, options: LoadClassifierOption
     throw err;
   }
   const numClasses = spec.classNames.length;
+  const openSet = checkpointOpenSet(checkpoint);
 
   /** Pooled features (and the feature map) of a batch: the engine alone, or engine to the boundary + the trained top. */
   const backboneOutputs = async (batch: ImageBatch, featureMap: boolean): Promise<{ pooled: Float32Array; featureMap?: Float32Array }> => {
@@ -79,20 +82,38 @@ export async function loadClassifier(file: string, options: LoadClassifierOption
     return headProbabilities(head, pooled, batch.count);
   };
 
-  const classify = async (imageFile: string, topK = numClasses): Promise<Prediction[]> => {
-    const data = await loadImage(imageFile, spec.preprocessing);
-    const batch: ImageBatch = { data, count: 1, inputSize: spec.preprocessing.inputSize, files: [imageFile], labels: [-1], skipped: [] };
-    return rankPredictions(await predictBatch(batch), spec, topK);
+  const predictBatchWithVerdict = async (batch: ImageBatch, options: { nearest?: number } = {}): Promise<{ probabilities: Float32Array; verdicts?: OpenSetVerdict[] }> => {
+    if (!openSet || batch.count === 0) return { probabilities: await predictBatch(batch), ...(openSet ? { verdicts: [] } : {}) };
+    const { pooled } = await backboneOutputs(batch, false);
+    if (pooled.length !== batch.count * head.inputDim) {
+      throw new ImgclsError(`engine ${engine?.name ?? 'tfjs'} gave ${pooled.length / batch.count} features per image; the head expects ${head.inputDim}`, 'CHECKPOINT_INCOMPATIBLE', file);
+    }
+    const logits = openSet.method === 'knn' ? undefined : headLogits(head, pooled, batch.count);
+    return {
+      probabilities: headProbabilities(head, pooled, batch.count),
+      verdicts: openSetVerdicts(openSet, pooled, batch.count, { nearest: options.nearest, classNames: spec.classNames, logits }),
+    };
   };
+
+  const loadOne = async (imageFile: string): Promise<ImageBatch> => {
+    const data = await loadImage(imageFile, spec.preprocessing);
+    return { data, count: 1, inputSize: spec.preprocessing.inputSize, files: [imageFile], labels: [-1], skipped: [] };
+  };
+
+  const classify = async (imageFile: string, topK = numClasses): Promise<Prediction[]> =>
+    rankPredictions(await predictBatch(await loadOne(imageFile)), spec, topK);
 
   return {
     spec,
     head,
     predictBatch,
+    predictBatchWithVerdict,
     classify,
+    ...(openSet ? { openSet: { method: openSet.method, threshold: openSet.threshold, storedImages: openSet.files.length, trainCount: openSet.trainCount } } : {}),
     async classifyWithVerdict(imageFile: string, options: { topK?: number; nearest?: number } = {}): Promise<Classification> {
-      // open-set data lands with issue 14; until then no verdict
-      return { predictions: await classify(imageFile, options.topK ?? numClasses) };
+      const { probabilities, verdicts } = await predictBatchWithVerdict(await loadOne(imageFile), { nearest: options.nearest ?? 3 });
+      const predictions = rankPredictions(probabilities, spec, options.topK ?? numClasses);
+      return verdicts ? { predictions, verdict: verdicts[0] } : { predictions };
     },
     async featureMap(batch: ImageBatch): Promise<Float32Array> {
       if (batch.count === 0) return new Float32Array(0);

@@ -1,5 +1,4 @@
 import type { BackboneEngine } from './types.js';
-import { createTfjsEngine } from './tfjs-engine.js';
 import { createOnnxEngine } from './onnx/ort-engine.js';
 import { usageError } from '../errors.js';
 
@@ -21,6 +20,8 @@ export async function createBackboneEngine(choice: EngineChoice = 'auto'): Promi
   if (!ENGINE_CHOICES.includes(effective)) {
     throw usageError(`engine must be one of ${ENGINE_CHOICES.join(', ')}. Received: ${effective}`);
   }
+  // TF.js loads only when it is the engine: the ONNX Runtime path never imports it
+  const createTfjsEngine = async () => (await import('./tfjs-engine.js')).createTfjsEngine();
   if (effective === 'tfjs') return createTfjsEngine();
   try {
     return await createOnnxEngine();

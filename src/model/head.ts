@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
 import { usageError } from '../errors.js';
-import { efficientNetB0Blocks } from './efficientnet.js';
 
 /** Options of withHead. */
 export interface HeadOptions {
@@ -61,21 +60,7 @@ export function layerOutput(model: tf.LayersModel, layerName: string): tf.Symbol
   return node.outputTensors[0];
 }
 
-/** The number of MBConv blocks in EfficientNet-B0. */
-export const EFFICIENTNET_B0_NUM_BLOCKS = 16;
-
-/**
- * The layer whose output is the frozen boundary when only the last k MBConv blocks (plus the
- * top conv) train: the output of block 16 − k (`stem_activation` for k = 16). Cutting at a block
- * output keeps residual adds on one side, so the top part is self-contained.
- */
-export function topKBoundary(k: number): string {
-  if (!(Number.isInteger(k) && k >= 0 && k <= EFFICIENTNET_B0_NUM_BLOCKS)) {
-    throw usageError(`k (blocks to train) must be an integer from 0 to ${EFFICIENTNET_B0_NUM_BLOCKS}. Received: ${k}`);
-  }
-  if (k === EFFICIENTNET_B0_NUM_BLOCKS) return 'stem_activation';
-  return efficientNetB0Blocks()[EFFICIENTNET_B0_NUM_BLOCKS - k - 1].outputLayer;
-}
+export { EFFICIENTNET_B0_NUM_BLOCKS, topKBoundary } from './efficientnet-blocks.js';
 
 /**
  * Splits a functional model at a layer: `bottom` maps the input to that layer's activation, `top`

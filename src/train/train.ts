@@ -26,6 +26,11 @@ import { mapLimit } from '../util/limit.js';
 import { randomStream, shuffledIndices } from '../util/random.js';
 import { estimateTrainingMs } from './estimate.js';
 import { formatDuration } from '../util/duration.js';
+import { countLeaks, leakWarning } from '../data/leaks.js';
+import { createDecisionRule } from '../eval/decision.js';
+import { classificationMetrics } from '../eval/metrics.js';
+import { crossEntropy } from '../eval/top-losses.js';
+import { calibrateRunCheckpoints } from './open-set.js';
 
 /** Where a training run is. */
 export interface TrainProgress {
@@ -146,42 +151,134 @@ export interface ValidationMetrics {
   warning?: string;
 }
 
-/** Loss, accuracy, per-class recall and a collapse warning from softmax rows and their true labels. */
+/**
+ * Loss, accuracy, per-class recall and a collapse warning from softmax rows and their true labels,
+ * computed by eval/ (its decision rule, metrics and loss clamp), so val_loss and val_accuracy are
+ * what `imgcls eval` reports on the same images.
+ */
 export function validationMetrics(probabilities: Float32Array, labels: readonly number[], classNames: readonly string[]): ValidationMetrics {
   const numClasses = classNames.length;
+  const decide = createDecisionRule(classNames);
+  const predicted = labels.map((_, row) => decide(probabilities, row * numClasses));
+  const metrics = classificationMetrics(labels, predicted, classNames);
   let loss = 0;
-  let correct = 0;
-  const hits = new Array<number>(numClasses).fill(0);
-  const totals = new Array<number>(numClasses).fill(0);
+  labels.forEach((label, row) => (loss += crossEntropy(probabilities[row * numClasses + label])));
   const predictedCounts = new Array<number>(numClasses).fill(0);
-  labels.forEach((label, row) => {
-    const p = probabilities.subarray(row * numClasses, (row + 1) * numClasses);
-    let best = 0;
-    for (let c = 1; c < numClasses; c++) if (p[c] > p[best]) best = c;
-    loss -= Math.log(Math.max(p[label], 1e-30));
-    totals[label]++;
-    predictedCounts[best]++;
-    if (best === label) {
-      correct++;
-      hits[label]++;
-    }
-  });
-  const present = totals.filter((t) => t > 0).length;
+  for (const c of predicted) predictedCounts[c]++;
+  const present = metrics.perClass.filter((row) => row.support > 0).length;
   const collapsed = predictedCounts.findIndex((n) => n === labels.length);
   const warning = present > 1 && collapsed >= 0
     ? `every validation image was predicted "${classNames[collapsed]}": the model has collapsed onto one class (check class balance, learning rate, labels)`
     : undefined;
   return {
     loss: loss / Math.max(labels.length, 1),
-    accuracy: correct / Math.max(labels.length, 1),
-    recall: totals.map((t, c) => (t === 0 ? NaN : hits[c] / t)),
+    accuracy: metrics.accuracy,
+    recall: metrics.perClass.map((row) => (row.support === 0 ? NaN : row.recall)),
     predictedCounts,
     ...(warning ? { warning } : {}),
   };
 }
 
-/** What makes a folder a training run: a non-empty history.jsonl or a checkpoint; described for the message, else undefined. */
-async function existingRun(outDir: string): Promise<string | undefined> {
+/** A run in progress: its resolved config and how it reports (step 1 of train()). */
+interface Run {
+  config: ResolvedTrainConfig;
+  /** What the cache stores per image: 'pooled' (head), the frozen boundary's activation (top-k) or the preprocessed image (full). */
+  output: string;
+  signal: AbortSignal | undefined;
+  /** Notices, in the order they were sent. */
+  messages: string[];
+  /** Milliseconds since train() started. */
+  elapsed(): number;
+  notify(progress: Omit<TrainProgress, 'elapsedMs'>): void;
+  /** Records a notice and sends it through onProgress. */
+  say(message: string, epoch?: number): void;
+}
+
+/** Where a run keeps its files. */
+interface RunFolder {
+  outDir: string;
+  checkpointDir: string;
+  historyFile: string;
+  lastFile: string;
+  bestFile: string;
+}
+
+/** The scanned and hashed dataset of a run. */
+interface RunData {
+  dataset: Dataset;
+  trainItems: (ImageItem & { hash: string })[];
+  validItems: (ImageItem & { hash: string })[];
+  fingerprint: string;
+  /** Files that could not be read (hashing, then decoding). */
+  skipped: SkippedFile[];
+}
+
+/** Every training view and validation image as cached backbone outputs. */
+interface RunFeatures {
+  featureSet: FeatureSet;
+  /** Engine name, or null when every feature came from the cache. */
+  engineName: string | null;
+  featuresMs: number;
+  trainSamples: Sample[];
+  validSamples: Sample[];
+  /** Views per training image (1 + augmented views). */
+  views: number;
+  inputDim: number;
+  /** Rows of `samples` at `indices`, each in the view `pickView` picks, as one input matrix. */
+  gather(samples: readonly Sample[], indices: readonly number[], pickView: (index: number) => number): Float32Array;
+}
+
+/** The best epoch so far by the monitored metric. */
+interface Best { epoch: number; accuracy: number; loss: number }
+
+/** What the epoch loop leaves behind. */
+interface EpochsOutcome {
+  best: Best | undefined;
+  final: CheckpointMetrics | null;
+  /** Epoch checkpoints written (not last/best). */
+  saved: string[];
+  trainMs: number;
+}
+
+/**
+ * Trains a classifier on a folder-per-class dataset and returns where its history and checkpoints
+ * are. 'head' mode caches each image's backbone features on disk and trains only the dense head.
+ */
+export async function train(config: TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
+  const run = await resolveRun(config, options);
+  await refuseExistingRun(run.config);
+  const data = await readDataset(run);
+  warnAboutData(run, data);
+  // folders made by this call are removed again when it fails before its first checkpoint
+  const createdDir = await firstMissingDir(path.join(run.config.outDir, 'checkpoints'));
+  const folder = await openRunFolder(run);
+  try {
+    const resumeFrom = await resumeOrReset(run, folder, data);
+    const startEpoch = resumeFrom ? resumeFrom.training.epoch : 0;
+    if (startEpoch === 0) await announceEstimates(run, data);
+    const features = await prepareFeatures(run, data, startEpoch);
+    const spec = modelSpec(run.config, data.dataset.classNames);
+    const runner = await buildRunner(run, features, spec.classNames.length, resumeFrom);
+    const outcome = await runEpochs(run, folder, data, features, spec, runner, resumeFrom);
+    await calibrateOpenSet(run, folder, data, features);
+    return finish(run, folder, data, features, spec, startEpoch, resumeFrom, outcome);
+  } catch (err) {
+    if (createdDir && !(await hasCheckpoint(folder.checkpointDir))) await fs.rm(createdDir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** A run already in the folder is never replaced unless asked (overwrite) or continued (resume): RUN_EXISTS, nothing touched. */
+export async function refuseExistingRun(resolved: { outDir: string; resume?: boolean; overwrite?: boolean }): Promise<void> {
+  if (resolved.resume || resolved.overwrite) return;
+  const existing = await existingRun(resolved.outDir);
+  if (!existing) return;
+  throw new ImgclsError(`${resolved.outDir} already holds a training run (${existing}); nothing was changed`, 'RUN_EXISTS', resolved.outDir,
+    'Continue it with --resume (resume: true), replace it with --overwrite (overwrite: true), or choose another --out folder.');
+}
+
+/** What makes a folder a training run: a checkpoint or a non-empty history.jsonl; described for the message, else undefined. */
+export async function existingRun(outDir: string): Promise<string | undefined> {
   const checkpoints = (await fs.readdir(path.join(outDir, 'checkpoints')).catch(() => [] as string[])).filter((name) => name.endsWith(CHECKPOINT_EXTENSION));
   if (checkpoints.length) return `${checkpoints.length} checkpoint(s) in checkpoints/`;
   const history = await fs.stat(path.join(outDir, 'history.jsonl')).catch(() => undefined);
@@ -202,15 +299,22 @@ async function firstMissingDir(dir: string): Promise<string | undefined> {
   }
 }
 
-/**
- * Trains a classifier on a folder-per-class dataset and returns where its history and checkpoints
- * are. 'head' mode caches each image's backbone features on disk and trains only the dense head.
- */
-export async function train(config: TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
+/** Notices about the data before any work: images outside the class folders, validation images that are copies of training images. */
+function warnAboutData(run: Run, data: RunData): void {
+  const { dataset } = data;
+  const loose = dataset.loose ?? [];
+  if (loose.length) {
+    run.say(`${loose.length} image(s) lie outside every class folder and are not used (${loose.slice(0, 3).map((f) => path.relative(dataset.root, f)).join(', ')}${loose.length > 3 ? ', …' : ''}); move each into its class folder`);
+  }
+  const leaks = countLeaks(data.trainItems, data.validItems);
+  if (leaks > 0) run.say(leakWarning(leaks, data.validItems.length, dataset.layout));
+}
+
+/** Step 1: the resolved config, the cached output it needs, and the progress/notice channel. */
+async function resolveRun(config: TrainConfig, options: TrainOptions): Promise<Run> {
   const started = performance.now();
   const elapsed = () => performance.now() - started;
   const resolved = resolveTrainConfig(config);
-  const { signal } = options;
   const messages: string[] = [];
   const notify = (progress: Omit<TrainProgress, 'elapsedMs'>) => options.onProgress?.({ ...progress, elapsedMs: elapsed() });
   const say = (message: string, epoch = 0) => {
@@ -220,268 +324,324 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   // head mode caches pooled features, top-k the activations at the frozen boundary, full the preprocessed images
   // (model/head.js loads TF.js: imported only when top-k needs it)
   const output = resolved.mode === 'top-k' ? (await import('../model/head.js')).topKBoundary(resolved.topK) : resolved.mode === 'full' ? IMAGE_OUTPUT : 'pooled';
+  return { config: resolved, output, signal: options.signal, messages, elapsed, notify, say };
+}
 
-  const checkpointDir = path.join(resolved.outDir, 'checkpoints');
-  const historyFile = path.join(resolved.outDir, 'history.jsonl');
-  const lastFile = path.join(checkpointDir, `last${CHECKPOINT_EXTENSION}`);
-  const bestFile = path.join(checkpointDir, `best${CHECKPOINT_EXTENSION}`);
-  // a run already in the folder is never replaced unless asked (overwrite) or continued (resume)
-  const existing = await existingRun(resolved.outDir);
-  if (existing && !resolved.resume && !resolved.overwrite) {
-    throw new ImgclsError(`${resolved.outDir} already holds a training run (${existing}); nothing was changed`, 'RUN_EXISTS', resolved.outDir,
-      'Continue it with --resume (resume: true), replace it with --overwrite (overwrite: true), or choose another --out folder.');
-  }
-
-  // dataset: scan, hash every file (a changed file changes its cache key and the fingerprint)
-  const dataset = await scanDataset(resolved.data, { validPct: resolved.validPct, seed: resolved.seed });
-  const loose = dataset.loose ?? [];
-  if (loose.length) {
-    say(`${loose.length} image(s) lie outside every class folder and are not used (${loose.slice(0, 3).map((f) => path.relative(dataset.root, f)).join(', ')}${loose.length > 3 ? ', …' : ''}); move each into its class folder`);
-  }
-  // folders made by this call are removed again when it fails before its first checkpoint
-  const createdDir = await firstMissingDir(checkpointDir);
+/** Step 2: the run folder exists and holds no temp file of an interrupted write. */
+async function openRunFolder(run: Run): Promise<RunFolder> {
+  const outDir = run.config.outDir;
+  const checkpointDir = path.join(outDir, 'checkpoints');
   await fs.mkdir(checkpointDir, { recursive: true });
   await removeStaleTempFiles(checkpointDir);
-  await removeStaleTempFiles(resolved.outDir);
+  await removeStaleTempFiles(outDir);
+  return {
+    outDir,
+    checkpointDir,
+    historyFile: path.join(outDir, 'history.jsonl'),
+    lastFile: path.join(checkpointDir, `last${CHECKPOINT_EXTENSION}`),
+    bestFile: path.join(checkpointDir, `best${CHECKPOINT_EXTENSION}`),
+  };
+}
+
+/** Step 3: scan the dataset and hash every file (a changed file changes its cache key and the fingerprint). */
+async function readDataset(run: Run): Promise<RunData> {
+  const dataset = await scanDataset(run.config.data, { validPct: run.config.validPct, seed: run.config.seed });
+  const skipped: SkippedFile[] = [];
+  const [trainItems, validItems] = await Promise.all([hashAll(dataset.train, skipped), hashAll(dataset.valid, skipped)]);
+  const fingerprint = datasetFingerprint(dataset.classNames, { train: trainItems, valid: validItems });
+  return { dataset, trainItems, validItems, fingerprint, skipped };
+}
+
+/**
+ * Step 4: with resume, the last checkpoint (checked against the dataset and config) and the history
+ * cut back to it; otherwise the run folder's history and checkpoints are cleared.
+ */
+async function resumeOrReset(run: Run, folder: RunFolder, data: RunData): Promise<Checkpoint | undefined> {
+  const { config: resolved, say } = run;
+  const { lastFile, historyFile, checkpointDir } = folder;
+  const { classNames } = data.dataset;
+  let resumeFrom: Checkpoint | undefined;
+  if (resolved.resume) {
+    resumeFrom = await loadCheckpoint(lastFile).catch((err: unknown) => {
+      if (err instanceof ImgclsError && err.code === 'CHECKPOINT_NOT_FOUND') return undefined;
+      throw err;
+    });
+    if (!resumeFrom) say(`resume: no ${path.relative(resolved.outDir, lastFile)} yet, starting a new run`);
+  }
+  if (resumeFrom) {
+    const previous = resumeFrom.training.config as Partial<ResolvedTrainConfig>;
+    if (JSON.stringify(resumeFrom.spec.classNames) !== JSON.stringify(classNames)) {
+      throw new ImgclsError(`the checkpoint's classes (${resumeFrom.spec.classNames.join(', ')}) differ from the dataset's (${classNames.join(', ')})`,
+        'CLASS_COUNT_MISMATCH', lastFile, 'Resume with the same dataset, or start a new run without --resume.');
+    }
+    if (resumeFrom.spec.mode !== resolved.mode || previous.optimizer !== resolved.optimizer || (resolved.mode === 'top-k' && resumeFrom.spec.topK !== resolved.topK)) {
+      throw new ImgclsError(`the run was trained with mode ${resumeFrom.spec.mode} and optimizer ${String(previous.optimizer)}; asked for ${resolved.mode} and ${resolved.optimizer}`,
+        'CHECKPOINT_INCOMPATIBLE', lastFile, 'Resume with the same mode and optimizer, or start a new run in another --out folder.');
+    }
+    if (resumeFrom.training.datasetFingerprint !== data.fingerprint) say('resume: the dataset changed since the checkpoint (files or labels differ); continuing on the current files');
+    await truncateHistory(historyFile, resumeFrom.training.epoch);
+    say(`resume: continuing after epoch ${resumeFrom.training.epoch} from ${path.relative(resolved.outDir, lastFile)}`, resumeFrom.training.epoch);
+  } else {
+    // a fresh run replaces the run folder's history and checkpoints
+    await fs.writeFile(historyFile, '');
+    for (const name of await fs.readdir(checkpointDir)) if (name.endsWith(CHECKPOINT_EXTENSION)) await fs.rm(path.join(checkpointDir, name), { force: true });
+  }
+  return resumeFrom;
+}
+
+/** A fresh run says how long each mode would take on this machine. */
+async function announceEstimates(run: Run, data: RunData): Promise<void> {
+  const resolved = run.config;
+  const { trainItems, validItems } = data;
+  // features are computed once (cached); full mode would train the whole network on every image every epoch
+  // TF.js trains top-k and full: their estimate depends on its backend (head mode does not load it for this)
+  const backend = resolved.mode === 'head' ? 'wasm' : await (await import('../backend/backend.js')).initBackend();
+  const work = { images: trainItems.length * (1 + resolved.augmentViews) + validItems.length, epochs: resolved.epochs, engine: resolved.engine, inputSize: resolved.preprocessing.inputSize, backend };
+  const estimates = { head: estimateTrainingMs('head', work), 'top-k': estimateTrainingMs('top-k', work), full: estimateTrainingMs('full', { ...work, images: trainItems.length, validImages: validItems.length }) };
+  const fastest = (Object.keys(estimates) as (keyof typeof estimates)[]).sort((a, b) => estimates[a] - estimates[b])[0];
+  run.say(`estimated time on this machine: head ≈ ${formatDuration(estimates.head)}, top-k ≈ ${formatDuration(estimates['top-k'])}, full ≈ ${formatDuration(estimates.full)} (TF.js ${backend}); ` +
+    `${fastest} is the fastest, ${resolved.mode} is running`);
+}
+
+/** Step 5: every train view and every validation image, from the cache or the engine. */
+async function prepareFeatures(run: Run, data: RunData, startEpoch: number): Promise<RunFeatures> {
+  const { config: resolved, output, notify, say } = run;
+  const featureStarted = performance.now();
+  let engine: BackboneEngine | undefined;
+  let enginePromise: Promise<BackboneEngine> | undefined;
+  const getEngine = () => (enginePromise ??= createBackboneEngine(resolved.engine).then((selected) => {
+    engine = selected;
+    if (selected.fallbackReason) say(`features on ${selected.name}: ${selected.fallbackReason}`);
+    return selected;
+  }));
+  const views = resolved.augmentViews + 1;
+  const jobs: FeatureJob[] = [
+    ...data.trainItems.flatMap((item) => Array.from({ length: views }, (_, view) => ({ file: item.file, hash: item.hash, view }))),
+    ...data.validItems.map((item) => ({ file: item.file, hash: item.hash, view: 0 })),
+  ];
+  let featureSet: FeatureSet;
   try {
-    return await trainInFolder();
-  } catch (err) {
-    if (createdDir && !(await hasCheckpoint(checkpointDir))) await fs.rm(createdDir, { recursive: true, force: true });
-    throw err;
-  }
-
-  async function trainInFolder(): Promise<TrainResult> {
-    const numClasses = dataset.classNames.length;
-    const skipped: SkippedFile[] = [];
-    const [trainItems, validItems] = await Promise.all([hashAll(dataset.train, skipped), hashAll(dataset.valid, skipped)]);
-    const fingerprint = datasetFingerprint(dataset.classNames, { train: trainItems, valid: validItems });
-
-    // resume
-    let resumeFrom: Checkpoint | undefined;
-    if (resolved.resume) {
-      resumeFrom = await loadCheckpoint(lastFile).catch((err: unknown) => {
-        if (err instanceof ImgclsError && err.code === 'CHECKPOINT_NOT_FOUND') return undefined;
-        throw err;
-      });
-      if (!resumeFrom) say(`resume: no ${path.relative(resolved.outDir, lastFile)} yet, starting a new run`);
-    }
-    if (resumeFrom) {
-      const previous = resumeFrom.training.config as Partial<ResolvedTrainConfig>;
-      if (JSON.stringify(resumeFrom.spec.classNames) !== JSON.stringify(dataset.classNames)) {
-        throw new ImgclsError(`the checkpoint's classes (${resumeFrom.spec.classNames.join(', ')}) differ from the dataset's (${dataset.classNames.join(', ')})`,
-          'CLASS_COUNT_MISMATCH', lastFile, 'Resume with the same dataset, or start a new run without --resume.');
-      }
-      if (resumeFrom.spec.mode !== resolved.mode || previous.optimizer !== resolved.optimizer || (resolved.mode === 'top-k' && resumeFrom.spec.topK !== resolved.topK)) {
-        throw new ImgclsError(`the run was trained with mode ${resumeFrom.spec.mode} and optimizer ${String(previous.optimizer)}; asked for ${resolved.mode} and ${resolved.optimizer}`,
-          'CHECKPOINT_INCOMPATIBLE', lastFile, 'Resume with the same mode and optimizer, or start a new run in another --out folder.');
-      }
-      if (resumeFrom.training.datasetFingerprint !== fingerprint) say('resume: the dataset changed since the checkpoint (files or labels differ); continuing on the current files');
-      await truncateHistory(historyFile, resumeFrom.training.epoch);
-      say(`resume: continuing after epoch ${resumeFrom.training.epoch} from ${path.relative(resolved.outDir, lastFile)}`, resumeFrom.training.epoch);
-    } else {
-      // a fresh run replaces the run folder's history and checkpoints
-      await fs.writeFile(historyFile, '');
-      for (const name of await fs.readdir(checkpointDir)) if (name.endsWith(CHECKPOINT_EXTENSION)) await fs.rm(path.join(checkpointDir, name), { force: true });
-    }
-    const startEpoch = resumeFrom ? resumeFrom.training.epoch : 0;
-    if (startEpoch === 0) {
-      // features are computed once (cached); full mode would train the whole network on every image every epoch
-      // TF.js trains top-k and full: their estimate depends on its backend (head mode does not load it for this)
-      const backend = resolved.mode === 'head' ? 'wasm' : await (await import('../backend/backend.js')).initBackend();
-      const work = { images: trainItems.length * (1 + resolved.augmentViews) + validItems.length, epochs: resolved.epochs, engine: resolved.engine, inputSize: resolved.preprocessing.inputSize, backend };
-      const estimates = { head: estimateTrainingMs('head', work), 'top-k': estimateTrainingMs('top-k', work), full: estimateTrainingMs('full', { ...work, images: trainItems.length, validImages: validItems.length }) };
-      const fastest = (Object.keys(estimates) as (keyof typeof estimates)[]).sort((a, b) => estimates[a] - estimates[b])[0];
-      say(`estimated time on this machine: head ≈ ${formatDuration(estimates.head)}, top-k ≈ ${formatDuration(estimates['top-k'])}, full ≈ ${formatDuration(estimates.full)} (TF.js ${backend}); ` +
-        `${fastest} is the fastest, ${resolved.mode} is running`);
-    }
-
-    // features: every train view and every validation image, from the cache or the engine
-    const featureStarted = performance.now();
-    let engine: BackboneEngine | undefined;
-    let enginePromise: Promise<BackboneEngine> | undefined;
-    const getEngine = () => (enginePromise ??= createBackboneEngine(resolved.engine).then((selected) => {
-      engine = selected;
-      if (selected.fallbackReason) say(`features on ${selected.name}: ${selected.fallbackReason}`);
-      return selected;
-    }));
-    const views = resolved.augmentViews + 1;
-    const jobs: FeatureJob[] = [
-      ...trainItems.flatMap((item) => Array.from({ length: views }, (_, view) => ({ file: item.file, hash: item.hash, view }))),
-      ...validItems.map((item) => ({ file: item.file, hash: item.hash, view: 0 })),
-    ];
-    let featureSet: FeatureSet;
-    try {
-      featureSet = await computeFeatures(jobs, {
-        cacheDir: resolved.cacheDir,
-        preprocessing: resolved.preprocessing,
-        output,
-        getEngine,
-        signal,
-        onProgress: (done, total, imagesPerSec) =>
-          notify({ phase: 'features', epoch: startEpoch, epochs: resolved.epochs, step: done, steps: total, imagesPerSec, etaMs: ((total - done) / Math.max(imagesPerSec, 1e-9)) * 1000 }),
-      });
-    } finally {
-      // also when cancelled while the engine was still loading
-      await enginePromise?.then((loaded) => loaded.dispose(), () => undefined);
-    }
-    const engineName = engine?.name ?? null;
-    skipped.push(...featureSet.skipped);
-    const featuresMs = performance.now() - featureStarted;
-    const toSample = (item: ImageItem & { hash: string }, count: number): Sample | undefined => {
-      const keys = Array.from({ length: count }, (_, view) => featureKey({ hash: item.hash, view }, resolved.preprocessing, output));
-      return keys.every((key) => featureSet.byKey.has(key)) ? { label: item.label, keys } : undefined;
-    };
-    const trainSamples = trainItems.map((item) => toSample(item, views)).filter((s): s is Sample => s !== undefined);
-    const validSamples = validItems.map((item) => toSample(item, 1)).filter((s): s is Sample => s !== undefined);
-    if (trainSamples.length === 0) {
-      throw new ImgclsError('no training image could be decoded', 'NO_IMAGES', resolved.data, 'See the skipped files and their reasons with imgcls data report.');
-    }
-    const inputDim = featureSet.byKey.get(trainSamples[0].keys[0])!.length;
-
-    // class weights
-    const trainLabels = trainSamples.map((s) => s.label);
-    const classWeights = computeClassWeights(trainLabels, numClasses, resolved.classWeights);
-    const counts = computeClassWeights(trainLabels, numClasses, 'none').map((_, c) => trainLabels.filter((l) => l === c).length);
-    if (Math.max(...counts) > 1.5 * Math.min(...counts) && resolved.classWeights === 'none') {
-      say(`classes are imbalanced (${counts.join(' / ')} training images); consider classWeights 'balanced'`);
-    }
-
-    const spec: ModelSpec = {
-      arch: 'efficientnet-b0',
-      classNames: dataset.classNames,
+    featureSet = await computeFeatures(jobs, {
+      cacheDir: resolved.cacheDir,
       preprocessing: resolved.preprocessing,
-      dropout: resolved.dropout,
-      mode: resolved.mode,
-      ...(resolved.mode === 'top-k' ? { topK: resolved.topK } : {}),
-    };
-    const restored = resumeFrom ? { head: checkpointHead(resumeFrom), weights: resumeFrom.weights, steps: resumeFrom.training.optimizerSteps } : undefined;
-    const runner: ModeRunner = resolved.mode !== 'head'
-      ? await (await import('./top-k.js')).createTopKRunner(resolved, { numClasses, classWeights, resumeFrom: restored })
-      : createHeadRunner(resolved, { inputDim, numClasses, classWeights, resumeFrom: restored });
-
-    const gather = (samples: readonly Sample[], indices: readonly number[], pickView: (index: number) => number): Float32Array => {
-      const out = new Float32Array(indices.length * inputDim);
-      indices.forEach((sampleIndex, row) => out.set(featureSet.byKey.get(samples[sampleIndex].keys[pickView(sampleIndex)])!, row * inputDim));
-      return out;
-    };
-
-    // validation: loss, accuracy, per-class recall, collapse onto one class
-    const validate = async (): Promise<ValidationMetrics | null> => {
-      if (validSamples.length === 0) return null;
-      const indices = validSamples.map((_, i) => i);
-      const probabilities = await runner.predict(gather(validSamples, indices, () => 0), indices.length);
-      return validationMetrics(probabilities, validSamples.map((s) => s.label), dataset.classNames);
-    };
-
-    // epochs
-    const trainStarted = performance.now();
-    const stepsPerEpoch = Math.ceil(trainSamples.length / resolved.batchSize);
-    const saved: string[] = [];
-    let best = resumeFrom?.training.best
-      ? { epoch: resumeFrom.training.best.epoch, accuracy: resumeFrom.training.best.val_accuracy ?? 0, loss: resumeFrom.training.best.val_loss ?? Infinity }
-      : undefined;
-    let final: CheckpointMetrics | null = resumeFrom?.metrics ?? null;
-    let lastSavedEpoch = startEpoch;
-    let stepsDone = 0;
-    const totalSteps = (resolved.epochs - startEpoch) * stepsPerEpoch;
-    try {
-      for (let epoch = startEpoch + 1; epoch <= resolved.epochs; epoch++) {
-        const epochStarted = performance.now();
-        // every random choice of an epoch comes from (seed, epoch): a resumed run repeats an uninterrupted one
-        const random = randomStream(resolved.seed, 1, epoch);
-        const order = shuffledIndices(trainSamples.length, random);
-        const viewOf = trainSamples.map(() => (views > 1 ? Math.floor(random() * views) : 0));
-        let lossSum = 0;
-        let correctSum = 0;
-        for (let step = 1; step <= stepsPerEpoch; step++) {
-          cancelled(signal, lastSavedEpoch, resolved.outDir);
-          const stepStarted = performance.now();
-          const indices = order.slice((step - 1) * resolved.batchSize, step * resolved.batchSize);
-          const labels = indices.map((i) => trainSamples[i].label);
-          const { loss, correct } = await runner.step(gather(trainSamples, indices, (i) => viewOf[i]), labels, randomStream(resolved.seed, 2, epoch, step));
-          lossSum += loss * indices.length;
-          correctSum += correct;
-          stepsDone++;
-          const timeMs = performance.now() - stepStarted;
-          const record: StepRecord = { type: 'step', epoch, step, steps: stepsPerEpoch, loss, accuracy: correct / indices.length, lr: resolved.learningRate, timeMs };
-          await appendHistory(historyFile, record);
-          const trainElapsed = performance.now() - trainStarted;
-          notify({
-            phase: 'train', epoch, epochs: resolved.epochs, step, steps: stepsPerEpoch, loss, accuracy: record.accuracy,
-            etaMs: (trainElapsed / stepsDone) * (totalSteps - stepsDone),
-            stepsPerSec: (stepsDone * 1000) / Math.max(trainElapsed, 1e-3),
-            imagesPerSec: ((stepsDone * trainSamples.length) / stepsPerEpoch / Math.max(trainElapsed, 1e-3)) * 1000,
-          });
-        }
-        cancelled(signal, lastSavedEpoch, resolved.outDir);
-        notify({ phase: 'validate', epoch, epochs: resolved.epochs, step: stepsPerEpoch, steps: stepsPerEpoch });
-        const validation = await validate();
-        const metrics: CheckpointMetrics = {
-          loss: lossSum / trainSamples.length,
-          accuracy: correctSum / trainSamples.length,
-          val_loss: validation?.loss ?? null,
-          val_accuracy: validation?.accuracy ?? null,
-          val_recall: validation?.recall ?? null,
-        };
-        final = metrics;
-        if (validation?.warning) say(`epoch ${epoch}: ${validation.warning}`, epoch);
-        const monitored = validation ? { accuracy: validation.accuracy, loss: validation.loss } : { accuracy: metrics.accuracy, loss: metrics.loss };
-        const improved = isBetter(resolved.monitor, monitored, best);
-        if (improved) best = { epoch, ...monitored };
-        const names = [
-          ...(epoch % resolved.saveInterval === 0 || epoch === resolved.epochs ? [epochCheckpointName(epoch)] : []),
-          ...(improved ? [`best${CHECKPOINT_EXTENSION}`] : []),
-          `last${CHECKPOINT_EXTENSION}`,
-        ];
-        // the epoch record goes first: after a kill between the two, resume truncates it with the unsaved epoch
-        const epochRecord: EpochRecord = {
-          type: 'epoch', epoch, epochs: resolved.epochs, ...metrics, lr: resolved.learningRate, timeMs: performance.now() - epochStarted,
-          ...(validation?.warning ? { warning: validation.warning } : {}),
-          checkpoints: names.map((name) => `checkpoints/${name}`),
-        };
-        await appendHistory(historyFile, epochRecord);
-        const training: CheckpointTraining = {
-          config: { ...resolved },
-          epoch,
-          epochs: resolved.epochs,
-          datasetFingerprint: fingerprint,
-          best: best && { epoch: best.epoch, val_accuracy: best.accuracy, val_loss: best.loss },
-          optimizerSteps: runner.optimizerSteps,
-          engine: engineName ?? resumeFrom?.training.engine,
-        };
-        const weights = runner.weights();
-        // last.imgcls is written last: it is what --resume reads, so everything it claims already exists
-        // the bytes are written (and fsynced) once; the other names are hard links renamed into place
-        const files = names.map((name) => path.join(checkpointDir, name));
-        await writeCheckpoint(files[0], { spec, training, metrics, weights });
-        for (const file of files.slice(1)) await linkFileAtomic(files[0], file);
-        saved.push(...files.filter((file) => file !== lastFile && file !== bestFile));
-        lastSavedEpoch = epoch;
-        notify({ phase: 'validate', epoch, epochs: resolved.epochs, step: stepsPerEpoch, steps: stepsPerEpoch, loss: metrics.val_loss ?? metrics.loss, accuracy: metrics.val_accuracy ?? metrics.accuracy });
-      }
-    } finally {
-      runner.dispose();
-    }
-    const trainMs = performance.now() - trainStarted;
-    notify({ phase: 'done', epoch: resolved.epochs, epochs: resolved.epochs, step: 0, steps: 0 });
-    return {
-      outDir: resolved.outDir,
-      historyFile,
-      checkpoints: { last: lastFile, best: bestFile, saved },
-      spec,
-      config: resolved,
-      epochsRun: Math.max(0, resolved.epochs - startEpoch),
-      resumedFromEpoch: resumeFrom ? startEpoch : null,
-      bestEpoch: best?.epoch ?? startEpoch,
-      final: final ?? { loss: NaN, accuracy: NaN, val_loss: null, val_accuracy: null, val_recall: null },
-      trainCount: trainSamples.length,
-      validCount: validSamples.length,
-      layout: dataset.layout,
-      skipped,
-      messages,
-      engine: engineName,
-      cache: { dir: resolved.cacheDir, hits: featureSet.cacheHits, computed: featureSet.computed },
-      timings: { featuresMs, trainMs, totalMs: elapsed() },
-    };
+      output,
+      getEngine,
+      signal: run.signal,
+      onProgress: (done, total, imagesPerSec) =>
+        notify({ phase: 'features', epoch: startEpoch, epochs: resolved.epochs, step: done, steps: total, imagesPerSec, etaMs: ((total - done) / Math.max(imagesPerSec, 1e-9)) * 1000 }),
+    });
+  } finally {
+    // also when cancelled while the engine was still loading
+    await enginePromise?.then((loaded) => loaded.dispose(), () => undefined);
   }
+  const engineName = (engine as BackboneEngine | undefined)?.name ?? null;
+  data.skipped.push(...featureSet.skipped);
+  const featuresMs = performance.now() - featureStarted;
+  const toSample = (item: ImageItem & { hash: string }, count: number): Sample | undefined => {
+    const keys = Array.from({ length: count }, (_, view) => featureKey({ hash: item.hash, view }, resolved.preprocessing, output));
+    return keys.every((key) => featureSet.byKey.has(key)) ? { label: item.label, keys } : undefined;
+  };
+  const trainSamples = data.trainItems.map((item) => toSample(item, views)).filter((s): s is Sample => s !== undefined);
+  const validSamples = data.validItems.map((item) => toSample(item, 1)).filter((s): s is Sample => s !== undefined);
+  if (trainSamples.length === 0) {
+    throw new ImgclsError('no training image could be decoded', 'NO_IMAGES', resolved.data, 'See the skipped files and their reasons with imgcls data report.');
+  }
+  const inputDim = featureSet.byKey.get(trainSamples[0].keys[0])!.length;
+  const gather = (samples: readonly Sample[], indices: readonly number[], pickView: (index: number) => number): Float32Array => {
+    const out = new Float32Array(indices.length * inputDim);
+    indices.forEach((sampleIndex, row) => out.set(featureSet.byKey.get(samples[sampleIndex].keys[pickView(sampleIndex)])!, row * inputDim));
+    return out;
+  };
+  return { featureSet, engineName, featuresMs, trainSamples, validSamples, views, inputDim, gather };
+}
+
+/** What a checkpoint of this run says about its model. */
+function modelSpec(resolved: ResolvedTrainConfig, classNames: string[]): ModelSpec {
+  return {
+    arch: 'efficientnet-b0',
+    classNames,
+    preprocessing: resolved.preprocessing,
+    dropout: resolved.dropout,
+    mode: resolved.mode,
+    ...(resolved.mode === 'top-k' ? { topK: resolved.topK } : {}),
+  };
+}
+
+/** Step 6: class weights (with an imbalance notice) and the mode's trainable part, restored when resuming. */
+async function buildRunner(run: Run, features: RunFeatures, numClasses: number, resumeFrom: Checkpoint | undefined): Promise<ModeRunner> {
+  const resolved = run.config;
+  const trainLabels = features.trainSamples.map((s) => s.label);
+  const classWeights = computeClassWeights(trainLabels, numClasses, resolved.classWeights);
+  const counts = computeClassWeights(trainLabels, numClasses, 'none').map((_, c) => trainLabels.filter((l) => l === c).length);
+  if (Math.max(...counts) > 1.5 * Math.min(...counts) && resolved.classWeights === 'none') {
+    run.say(`classes are imbalanced (${counts.join(' / ')} training images); consider classWeights 'balanced'`);
+  }
+  const restored = resumeFrom ? { head: checkpointHead(resumeFrom), weights: resumeFrom.weights, steps: resumeFrom.training.optimizerSteps } : undefined;
+  return resolved.mode !== 'head'
+    ? (await import('./top-k.js')).createTopKRunner(resolved, { numClasses, classWeights, resumeFrom: restored })
+    : createHeadRunner(resolved, { inputDim: features.inputDim, numClasses, classWeights, resumeFrom: restored });
+}
+
+/** Step 7: the epochs after the start epoch; each one trains, validates, writes history and checkpoints. Disposes the runner. */
+async function runEpochs(run: Run, folder: RunFolder, data: RunData, features: RunFeatures, spec: ModelSpec, runner: ModeRunner, resumeFrom: Checkpoint | undefined): Promise<EpochsOutcome> {
+  const { config: resolved, signal, notify } = run;
+  const { trainSamples } = features;
+  const startEpoch = resumeFrom ? resumeFrom.training.epoch : 0;
+  const trainStarted = performance.now();
+  const stepsPerEpoch = Math.ceil(trainSamples.length / resolved.batchSize);
+  const saved: string[] = [];
+  let best: Best | undefined = resumeFrom?.training.best
+    ? { epoch: resumeFrom.training.best.epoch, accuracy: resumeFrom.training.best.val_accuracy ?? 0, loss: resumeFrom.training.best.val_loss ?? Infinity }
+    : undefined;
+  let final: CheckpointMetrics | null = resumeFrom?.metrics ?? null;
+  let lastSavedEpoch = startEpoch;
+  const pace = { stepsDone: 0, totalSteps: (resolved.epochs - startEpoch) * stepsPerEpoch, trainStarted, stepsPerEpoch };
+  try {
+    for (let epoch = startEpoch + 1; epoch <= resolved.epochs; epoch++) {
+      const epochStarted = performance.now();
+      const trained = await trainEpoch(run, folder, features, runner, epoch, lastSavedEpoch, pace);
+      cancelled(signal, lastSavedEpoch, resolved.outDir);
+      notify({ phase: 'validate', epoch, epochs: resolved.epochs, step: stepsPerEpoch, steps: stepsPerEpoch });
+      const validation = await validateEpoch(features, runner, data.dataset.classNames);
+      const metrics: CheckpointMetrics = {
+        loss: trained.lossSum / trainSamples.length,
+        accuracy: trained.correctSum / trainSamples.length,
+        val_loss: validation?.loss ?? null,
+        val_accuracy: validation?.accuracy ?? null,
+        val_recall: validation?.recall ?? null,
+      };
+      final = metrics;
+      if (validation?.warning) run.say(`epoch ${epoch}: ${validation.warning}`, epoch);
+      const monitored = validation ? { accuracy: validation.accuracy, loss: validation.loss } : { accuracy: metrics.accuracy, loss: metrics.loss };
+      const improved = isBetter(resolved.monitor, monitored, best);
+      if (improved) best = { epoch, ...monitored };
+      saved.push(...await saveEpoch(run, folder, data, features, spec, runner, resumeFrom, { epoch, epochStarted, metrics, validation, improved, best }));
+      lastSavedEpoch = epoch;
+      notify({ phase: 'validate', epoch, epochs: resolved.epochs, step: stepsPerEpoch, steps: stepsPerEpoch, loss: metrics.val_loss ?? metrics.loss, accuracy: metrics.val_accuracy ?? metrics.accuracy });
+    }
+  } finally {
+    runner.dispose();
+  }
+  return { best, final, saved, trainMs: performance.now() - trainStarted };
+}
+
+/** One epoch of optimizer steps over the shuffled training samples, each step recorded in the history. */
+async function trainEpoch(
+  run: Run, folder: RunFolder, features: RunFeatures, runner: ModeRunner, epoch: number, lastSavedEpoch: number,
+  pace: { stepsDone: number; totalSteps: number; trainStarted: number; stepsPerEpoch: number },
+): Promise<{ lossSum: number; correctSum: number }> {
+  const { config: resolved, signal, notify } = run;
+  const { trainSamples, views, gather } = features;
+  const { stepsPerEpoch } = pace;
+  // every random choice of an epoch comes from (seed, epoch): a resumed run repeats an uninterrupted one
+  const random = randomStream(resolved.seed, 1, epoch);
+  const order = shuffledIndices(trainSamples.length, random);
+  const viewOf = trainSamples.map(() => (views > 1 ? Math.floor(random() * views) : 0));
+  let lossSum = 0;
+  let correctSum = 0;
+  for (let step = 1; step <= stepsPerEpoch; step++) {
+    cancelled(signal, lastSavedEpoch, resolved.outDir);
+    const stepStarted = performance.now();
+    const indices = order.slice((step - 1) * resolved.batchSize, step * resolved.batchSize);
+    const labels = indices.map((i) => trainSamples[i].label);
+    const { loss, correct } = await runner.step(gather(trainSamples, indices, (i) => viewOf[i]), labels, randomStream(resolved.seed, 2, epoch, step));
+    lossSum += loss * indices.length;
+    correctSum += correct;
+    pace.stepsDone++;
+    const timeMs = performance.now() - stepStarted;
+    const record: StepRecord = { type: 'step', epoch, step, steps: stepsPerEpoch, loss, accuracy: correct / indices.length, lr: resolved.learningRate, timeMs };
+    await appendHistory(folder.historyFile, record);
+    const trainElapsed = performance.now() - pace.trainStarted;
+    notify({
+      phase: 'train', epoch, epochs: resolved.epochs, step, steps: stepsPerEpoch, loss, accuracy: record.accuracy,
+      etaMs: (trainElapsed / pace.stepsDone) * (pace.totalSteps - pace.stepsDone),
+      stepsPerSec: (pace.stepsDone * 1000) / Math.max(trainElapsed, 1e-3),
+      imagesPerSec: ((pace.stepsDone * trainSamples.length) / stepsPerEpoch / Math.max(trainElapsed, 1e-3)) * 1000,
+    });
+  }
+  return { lossSum, correctSum };
+}
+
+/** Validation of one epoch: loss, accuracy, per-class recall, collapse onto one class (null without validation images). */
+async function validateEpoch(features: RunFeatures, runner: ModeRunner, classNames: readonly string[]): Promise<ValidationMetrics | null> {
+  const { validSamples, gather } = features;
+  if (validSamples.length === 0) return null;
+  const indices = validSamples.map((_, i) => i);
+  const probabilities = await runner.predict(gather(validSamples, indices, () => 0), indices.length);
+  return validationMetrics(probabilities, validSamples.map((s) => s.label), classNames);
+}
+
+/** Writes an epoch's history record and checkpoints; returns the epoch checkpoints written (not last/best). */
+async function saveEpoch(
+  run: Run, folder: RunFolder, data: RunData, features: RunFeatures, spec: ModelSpec, runner: ModeRunner, resumeFrom: Checkpoint | undefined,
+  epochResult: { epoch: number; epochStarted: number; metrics: CheckpointMetrics; validation: ValidationMetrics | null; improved: boolean; best: Best | undefined },
+): Promise<string[]> {
+  const resolved = run.config;
+  const { epoch, metrics, validation, improved, best } = epochResult;
+  const names = [
+    ...(epoch % resolved.saveInterval === 0 || epoch === resolved.epochs ? [epochCheckpointName(epoch)] : []),
+    ...(improved ? [`best${CHECKPOINT_EXTENSION}`] : []),
+    `last${CHECKPOINT_EXTENSION}`,
+  ];
+  // the epoch record goes first: after a kill between the two, resume truncates it with the unsaved epoch
+  const epochRecord: EpochRecord = {
+    type: 'epoch', epoch, epochs: resolved.epochs, ...metrics, lr: resolved.learningRate, timeMs: performance.now() - epochResult.epochStarted,
+    ...(validation?.warning ? { warning: validation.warning } : {}),
+    checkpoints: names.map((name) => `checkpoints/${name}`),
+  };
+  await appendHistory(folder.historyFile, epochRecord);
+  const training: CheckpointTraining = {
+    config: { ...resolved },
+    epoch,
+    epochs: resolved.epochs,
+    datasetFingerprint: data.fingerprint,
+    best: best && { epoch: best.epoch, val_accuracy: best.accuracy, val_loss: best.loss },
+    optimizerSteps: runner.optimizerSteps,
+    engine: features.engineName ?? resumeFrom?.training.engine,
+  };
+  const weights = runner.weights();
+  // last.imgcls is written last: it is what --resume reads, so everything it claims already exists
+  // the bytes are written (and fsynced) once; the other names are hard links renamed into place
+  const files = names.map((name) => path.join(folder.checkpointDir, name));
+  await writeCheckpoint(files[0], { spec, training, metrics, weights });
+  for (const file of files.slice(1)) await linkFileAtomic(files[0], file);
+  return files.filter((file) => file !== folder.lastFile && file !== folder.bestFile);
+}
+
+/** Step 8: the open-set data (training images' features and the verdict's threshold) into best and last. */
+async function calibrateOpenSet(run: Run, folder: RunFolder, data: RunData, features: RunFeatures): Promise<void> {
+  const files = [folder.bestFile, folder.lastFile];
+  const exist = await Promise.all(files.map((file) => fs.stat(file).then(() => true, () => false)));
+  if (!exist.every(Boolean)) return;
+  const resolved = run.config;
+  run.say(await calibrateRunCheckpoints({
+    files, trainItems: data.trainItems, featureSet: features.featureSet, preprocessing: resolved.preprocessing, output: run.output, seed: resolved.seed,
+  }), resolved.epochs);
+}
+
+/** Step 9: the run is done; what it wrote and measured. */
+function finish(
+  run: Run, folder: RunFolder, data: RunData, features: RunFeatures, spec: ModelSpec, startEpoch: number, resumeFrom: Checkpoint | undefined, outcome: EpochsOutcome,
+): TrainResult {
+  const resolved = run.config;
+  run.notify({ phase: 'done', epoch: resolved.epochs, epochs: resolved.epochs, step: 0, steps: 0 });
+  return {
+    outDir: resolved.outDir,
+    historyFile: folder.historyFile,
+    checkpoints: { last: folder.lastFile, best: folder.bestFile, saved: outcome.saved },
+    spec,
+    config: resolved,
+    epochsRun: Math.max(0, resolved.epochs - startEpoch),
+    resumedFromEpoch: resumeFrom ? startEpoch : null,
+    bestEpoch: outcome.best?.epoch ?? startEpoch,
+    final: outcome.final ?? { loss: NaN, accuracy: NaN, val_loss: null, val_accuracy: null, val_recall: null },
+    trainCount: features.trainSamples.length,
+    validCount: features.validSamples.length,
+    layout: data.dataset.layout,
+    skipped: data.skipped,
+    messages: run.messages,
+    engine: features.engineName,
+    cache: { dir: resolved.cacheDir, hits: features.featureSet.cacheHits, computed: features.featureSet.computed },
+    timings: { featuresMs: features.featuresMs, trainMs: outcome.trainMs, totalMs: run.elapsed() },
+  };
 }

@@ -188,10 +188,18 @@ describe('CLI: imgcls sample and imgcls data report', () => {
     assert.match(tooMany.stderr, /numClasses must be an integer in \[2, 4\]/);
   });
 
-  test('report on lesson-data: LEAK in the text; --strict exits 1', async () => {
+  test('report on lesson-data: LEAK and NARROW others in the text; --strict exits 1; --no-concepts skips the check', async () => {
     const strict = await run(['data', 'report', LESSON_DATA, '--strict']);
     assert.equal(strict.code, 1);
     assert.match(strict.stdout, /! LEAK: 19 of 19 validation images are exact copies/);
+    // the narrow-class check: others is all cats, logo is not one concept
+    assert.match(strict.stdout, /! NARROW others: \d+\/10 images are ImageNet cat classes .*'cat vs\. not cat'/);
+    assert.doesNotMatch(strict.stdout, /NARROW logo/);
+    assert.match(strict.stdout, /ImageNet concepts per class[\s\S]*others\s+10 images/);
+    const json = JSON.parse((await run(['data', 'report', LESSON_DATA, '--json'])).stdout);
+    assert.equal(json.concepts.classes.find((c: { className: string }) => c.className === 'others').narrow, 'concept');
+    const skipped = await run(['data', 'report', LESSON_DATA, '--no-concepts']);
+    assert.doesNotMatch(skipped.stdout, /NARROW|ImageNet concepts/);
   });
 
   test('bad usage exits 2 with a hint; a missing dataset exits 1 naming it', async () => {

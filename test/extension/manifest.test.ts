@@ -57,17 +57,29 @@ test('the manifest keeps the library entry, points main at the extension bundle,
   assert.equal(manifest.exports['.'].default, './dist/src/index.js');
   assert.equal(manifest.engines.vscode, '^1.100.0');
   // commands activate the extension implicitly; onStartupFinished only adds the model's status bar item after startup
-  assert.deepEqual(manifest.activationEvents, ['onStartupFinished']);
+  assert.deepEqual(manifest.activationEvents, ['onStartupFinished', 'onWebviewPanel:imgcls.results', 'onWebviewPanel:imgcls.plots']);
   assert.equal(manifest.capabilities.untrustedWorkspaces.supported, 'limited');
   const ids = manifest.contributes.commands.map((c) => c.command).sort();
-  assert.deepEqual(ids, ['imgcls.classify', 'imgcls.evaluateModel', 'imgcls.runTrainingCells', 'imgcls.selectModel', 'imgcls.showTrainingPlots', 'imgcls.trainModel']);
-  for (const id of ['imgcls.classify', 'imgcls.trainModel', 'imgcls.evaluateModel', 'imgcls.runTrainingCells']) {
+  assert.deepEqual(ids, ['imgcls.addToClass', 'imgcls.classify', 'imgcls.evaluateModel', 'imgcls.refreshDataset', 'imgcls.retrain', 'imgcls.runTrainingCells',
+    'imgcls.selectModel', 'imgcls.showTrainingPlots', 'imgcls.trainModel']);
+  for (const id of ['imgcls.classify', 'imgcls.trainModel', 'imgcls.evaluateModel', 'imgcls.runTrainingCells', 'imgcls.addToClass', 'imgcls.retrain']) {
     assert.equal(manifest.contributes.commands.find((c) => c.command === id)?.enablement, 'isWorkspaceTrusted', `${id} needs trust`);
   }
   const explorer = manifest.contributes.menus['explorer/context'].find((m) => m.command === 'imgcls.classify');
   assert.match(explorer?.when ?? '', /jpe\?g\|png\|webp\|gif\|bmp\|tiff\?/);
   assert.match(explorer?.when ?? '', /explorerResourceIsFolder/);
   assert.ok(manifest.contributes.menus['editor/title'].some((m) => m.command === 'imgcls.classify'));
+});
+
+test('the settings\' defaults are the library\'s training defaults (resolveTrainConfig)', async () => {
+  const manifest = await readJson<Manifest & { contributes: { configuration: { properties: Record<string, { default?: unknown }> } } }>('package.json');
+  const { resolveTrainConfig } = await import('../../src/train/config.js');
+  const library = resolveTrainConfig({ data: 'dataset', outDir: 'runs/x' });
+  const defaults = Object.fromEntries(Object.entries(manifest.contributes.configuration.properties).map(([key, value]) => [key, value.default]));
+  assert.equal(defaults['imgcls.trainingMode'], library.mode);
+  assert.equal(defaults['imgcls.epochs'], library.epochs);
+  assert.equal(defaults['imgcls.batchSize'], library.batchSize);
+  assert.equal(defaults['imgcls.learningRate'], library.learningRate);
 });
 
 test('every manifest string and every l10n.t string has a Simplified Chinese translation', async () => {

@@ -14,6 +14,7 @@ import { loadCheckpoint, updateCheckpointSpec } from '../../src/model/checkpoint
 import { loadClassifier } from '../../src/model/classifier.js';
 import { readHistory, type EpochRecord, type StepRecord } from '../../src/train/history.js';
 import { resolveTrainConfig } from '../../src/train/config.js';
+import { evaluationFromProbabilities } from '../../src/eval/evaluate.js';
 import { train, validationMetrics, type TrainProgress } from '../../src/train/train.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -210,5 +211,22 @@ describe('train: configuration and validation metrics', () => {
     const healthy = validationMetrics(new Float32Array([0.9, 0.1, 0.2, 0.8]), [0, 1], ['a', 'b']);
     assert.equal(healthy.warning, undefined);
     assert.equal(healthy.accuracy, 1);
+  });
+
+  it("validates with eval/'s decision rule, metrics and loss clamp (val_loss = the evaluation's mean loss)", () => {
+    // three classes, a tie (first class wins in both), and a confident mistake: p(true) = 0 exactly
+    const classNames = ['a', 'b', 'c'];
+    const probabilities = new Float32Array([0.5, 0.5, 0, 0, 1, 0, 0.2, 0.3, 0.5, 0.1, 0.6, 0.3]);
+    const labels = [1, 0, 2, 1];
+    const validation = validationMetrics(probabilities, labels, classNames);
+    const evaluation = evaluationFromProbabilities({ classNames, files: labels.map((_, i) => `f${i}`), labels, probabilities });
+    const meanLoss = evaluation.images.reduce((sum, image) => sum + image.loss, 0) / labels.length;
+    assert.ok(Number.isFinite(validation.loss));
+    assert.ok(Math.abs(validation.loss - meanLoss) < 1e-9, `val_loss ${validation.loss} vs eval ${meanLoss}`);
+    assert.equal(validation.accuracy, evaluation.metrics.accuracy);
+    assert.deepEqual(validation.recall, evaluation.metrics.perClass.map((row) => row.recall));
+    assert.deepEqual(validation.predictedCounts, [1, 2, 1]);
+    // a class absent from the labels has no recall (NaN), where eval reports 0 with a note
+    assert.ok(Number.isNaN(validationMetrics(new Float32Array([0.9, 0.1]), [0], ['a', 'b']).recall[1]));
   });
 });

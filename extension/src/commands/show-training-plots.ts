@@ -83,7 +83,7 @@ class RunWatcher implements vscode.Disposable {
     }
     if (!force && size === this.lastSize) return;
     this.lastSize = size;
-    const figures = size > 0 ? await historyFigures(file) : [];
+    const figures = size > 0 ? await historyFigures(this.ctx, file) : [];
     this.panel.post({
       type: 'figures',
       heading: vscode.l10n.t('Training plots: {0}', path.basename(this.runDir)),
@@ -98,13 +98,12 @@ class RunWatcher implements vscode.Disposable {
   }
 }
 
-/** The loss and accuracy figures of a history file, built by the library's plots stage. */
-export async function historyFigures(file: string): Promise<FigureItem[]> {
-  const lib = await import('imgcls');
-  const history = await lib.readHistory(file);
+/** The loss and accuracy figures of a history file, built by the library's plots stage in the worker (the host never loads the library). */
+export async function historyFigures(ctx: ImgclsContext, file: string): Promise<FigureItem[]> {
+  const figures = await ctx.inference.historyFigures(file);
   return [
-    { id: 'loss', title: vscode.l10n.t('Loss'), figure: lib.lossCurveFigure(history) as unknown as PlotlyFigureJson },
-    { id: 'accuracy', title: vscode.l10n.t('Accuracy'), figure: lib.accuracyCurveFigure(history) as unknown as PlotlyFigureJson },
+    { id: 'loss', title: vscode.l10n.t('Loss'), figure: figures.loss as PlotlyFigureJson },
+    { id: 'accuracy', title: vscode.l10n.t('Accuracy'), figure: figures.accuracy as PlotlyFigureJson },
   ];
 }
 
@@ -134,3 +133,12 @@ export function refreshTrainingPlots(): void {
 }
 
 const watched = new WeakSet<ImgclsPanel>();
+
+/** Restores the plots panel after a window reload from the page's saved state (the figures it last drew). */
+export function registerPlotsSerializer(ctx: ImgclsContext): vscode.Disposable {
+  return vscode.window.registerWebviewPanelSerializer(PLOTS_VIEW, {
+    async deserializeWebviewPanel(webviewPanel, state) {
+      ImgclsPanel.restore(ctx.extension.extensionUri, { viewType: PLOTS_VIEW, title: vscode.l10n.t('imgcls: Training plots'), plotly: true }, webviewPanel, state);
+    },
+  });
+}

@@ -56,7 +56,7 @@ function formatDuration(ms: number): string {
 }
 
 /** Trains on a dataset folder in the training worker, with progress, Cancel and the live plots panel. */
-export async function trainModel(ctx: ImgclsContext, folder?: vscode.Uri): Promise<TrainResult | undefined> {
+export async function trainModel(ctx: ImgclsContext, folder?: vscode.Uri, options: { mode?: TrainJob['mode']; showPlots?: boolean } = {}): Promise<TrainResult | undefined> {
   requireTrust();
   if (running) {
     throw new ExtensionError(vscode.l10n.t('A training run is already in progress.'), 'BUSY', vscode.l10n.t('Cancel it from its notification first.'));
@@ -68,7 +68,7 @@ export async function trainModel(ctx: ImgclsContext, folder?: vscode.Uri): Promi
   const job: TrainJob = {
     dataDir,
     outDir: path.join(root, runName()),
-    mode: settings.trainingMode,
+    mode: options.mode ?? settings.trainingMode,
     epochs: settings.epochs,
     batchSize: settings.batchSize,
     learningRate: settings.learningRate,
@@ -76,7 +76,7 @@ export async function trainModel(ctx: ImgclsContext, folder?: vscode.Uri): Promi
   ctx.output.info(`train: ${JSON.stringify(job)}`);
   running = true;
   try {
-    await showTrainingPlots(ctx, job.outDir);
+    if (options.showPlots !== false) await showTrainingPlots(ctx, job.outDir);
     const result = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('imgcls: training'), cancellable: true },
       async (progress, token) => {

@@ -42,14 +42,29 @@ export class ImgclsPanel implements vscode.Disposable {
     return ImgclsPanel.open.get(viewType);
   }
 
+  /**
+   * Adopts a panel VS Code restored after a reload (a webview serializer's deserializeWebviewPanel) and shows the
+   * page's saved state again: the last message it rendered.
+   */
+  static restore(extensionUri: vscode.Uri, kind: PanelKind, webviewPanel: vscode.WebviewPanel, state: unknown, extraRoots: vscode.Uri[] = []): ImgclsPanel {
+    ImgclsPanel.open.get(kind.viewType)?.dispose();
+    const panel = new ImgclsPanel(extensionUri, kind, extraRoots, webviewPanel);
+    ImgclsPanel.open.set(kind.viewType, panel);
+    const saved = (state as { message?: ToWebview } | undefined)?.message;
+    if (saved) panel.post(saved);
+    return panel;
+  }
+
   readonly panel: vscode.WebviewPanel;
 
-  private constructor(extensionUri: vscode.Uri, readonly kind: PanelKind, private readonly roots: vscode.Uri[]) {
-    this.panel = vscode.window.createWebviewPanel(kind.viewType, kind.title, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, {
-      enableScripts: true,
-      retainContextWhenHidden: true,
-      localResourceRoots: [...extensionRoots(extensionUri), ...roots],
-    });
+  private constructor(extensionUri: vscode.Uri, readonly kind: PanelKind, private readonly roots: vscode.Uri[], restored?: vscode.WebviewPanel) {
+    const options = { enableScripts: true, retainContextWhenHidden: true, localResourceRoots: [...extensionRoots(extensionUri), ...roots] };
+    if (restored) {
+      restored.webview.options = options;
+      this.panel = restored;
+    } else {
+      this.panel = vscode.window.createWebviewPanel(kind.viewType, kind.title, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, options);
+    }
     this.panel.webview.html = renderPage(this.panel.webview, extensionUri, {
       title: kind.title,
       allowInlineStyles: kind.plotly,
@@ -73,6 +88,12 @@ export class ImgclsPanel implements vscode.Disposable {
   post(message: ToWebview): void {
     this.latest = message;
     if (this.ready) void this.panel.webview.postMessage(message);
+  }
+
+  /** Updates the status line under the heading (kept in the latest message, so a page that loads later shows it too). */
+  postStatus(status: string): void {
+    if (this.latest && this.latest.type === 'results') this.latest = { ...this.latest, status };
+    if (this.ready) void this.panel.webview.postMessage({ type: 'status', status } satisfies ToWebview);
   }
 
   /** Converts a file path to a URI the page may load (it must lie under one of the panel's roots). */

@@ -1,7 +1,10 @@
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type * as vscode from 'vscode';
-import type { EvaluateResult, FileClassification, FromWorker, SerializedError, ToWorker, TrainJob, TrainProgressMessage, TrainResult } from './protocol.js';
+import type {
+  AddedToClass, AddToClassUndo, ClassifyResult, DatasetReportResult, EvaluateResult, FromWorker, SerializedError, ToWorker, TrainJob, TrainProgressMessage,
+  TrainResult, UndoOutcome,
+} from './protocol.js';
 
 /** An error that came back from the library in the worker, with its ImgclsError code, file and hint. */
 export class LibraryError extends Error {
@@ -41,8 +44,38 @@ export class MlWorker implements vscode.Disposable {
   }
 
   /** Classifies image files with a checkpoint; per-file failures come back inside the results. */
-  classify(checkpoint: string, files: string[], topK: number, explain: boolean, signal?: AbortSignal): Promise<FileClassification[]> {
-    return this.request((id) => ({ type: 'classify', id, checkpoint, files, topK, explain }), signal) as Promise<FileClassification[]>;
+  classify(checkpoint: string, files: string[], topK: number, explain: boolean, options: { leastSureFirst?: boolean; signal?: AbortSignal } = {}): Promise<ClassifyResult> {
+    return this.request((id) => ({ type: 'classify', id, checkpoint, files, topK, explain, leastSureFirst: options.leastSureFirst }), options.signal) as Promise<ClassifyResult>;
+  }
+
+  /** Starts the worker and loads a checkpoint (ONNX Runtime session included) ahead of the first Classify. */
+  warm(checkpoint: string): Promise<void> {
+    return this.request((id) => ({ type: 'warm', id, checkpoint })) as Promise<void>;
+  }
+
+  /** Copies an image into the dataset's class folder (never overwriting). */
+  addToClass(file: string, trainDir: string, className: string): Promise<AddedToClass> {
+    return this.request((id) => ({ type: 'addToClass', id, file, trainDir, className })) as Promise<AddedToClass>;
+  }
+
+  /** Removes the copy addToClass made, if unchanged. */
+  undoAddToClass(undo: AddToClassUndo): Promise<UndoOutcome> {
+    return this.request((id) => ({ type: 'undoAddToClass', id, undo })) as Promise<UndoOutcome>;
+  }
+
+  /** The data report of a dataset folder as findings on files. */
+  datasetReport(root: string, signal?: AbortSignal): Promise<DatasetReportResult> {
+    return this.request((id) => ({ type: 'datasetReport', id, root }), signal) as Promise<DatasetReportResult>;
+  }
+
+  /** The loss and accuracy figures of a history.jsonl. */
+  historyFigures(file: string): Promise<{ loss: unknown; accuracy: unknown }> {
+    return this.request((id) => ({ type: 'historyFigures', id, file })) as Promise<{ loss: unknown; accuracy: unknown }>;
+  }
+
+  /** True once the worker thread exists (for the timings of the first Classify). */
+  get started(): boolean {
+    return this.worker !== undefined;
   }
 
   /** Evaluates a checkpoint on a dataset folder. */

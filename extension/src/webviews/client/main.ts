@@ -1,11 +1,11 @@
 // The script of every imgcls webview: renders what the extension host posts (figures, Classify results, a report).
-import type { FigureItem, FromWebview, ResultItem, ToWebview, WebviewLabels } from '../messages.js';
+import type { FigureItem, FromWebview, ResultActions, ResultItem, ToWebview, VerdictBadge, WebviewLabels } from '../messages.js';
 
 interface PlotlyApi {
   react(element: HTMLElement, data: unknown[], layout?: Record<string, unknown>, config?: Record<string, unknown>): Promise<unknown>;
 }
 declare const Plotly: PlotlyApi | undefined;
-declare function acquireVsCodeApi(): { postMessage(message: FromWebview): void };
+declare function acquireVsCodeApi(): { postMessage(message: FromWebview): void; setState(state: unknown): void };
 
 const vscode = acquireVsCodeApi();
 const content = document.getElementById('content')!;
@@ -44,14 +44,89 @@ function percent(probability: number): string {
   return `${(probability * 100).toFixed(1)}%`;
 }
 
-function renderResults(items: ResultItem[], labels: WebviewLabels): void {
+function verdictBadge(verdict: VerdictBadge | undefined, labels: WebviewLabels): HTMLElement | undefined {
+  if (!verdict) return undefined;
+  const span = element('span', verdict.unfamiliar ? 'badge unfamiliar' : 'badge familiar', verdict.unfamiliar ? labels.unfamiliar : labels.familiar);
+  span.title = `score ${verdict.score.toFixed(3)} / threshold ${verdict.threshold.toFixed(3)}`;
+  return span;
+}
+
+function button(className: string, text: string, onClick: () => void, disabledReason?: string): HTMLButtonElement {
+  const node = element('button', className, text);
+  node.type = 'button';
+  if (disabledReason) {
+    node.disabled = true;
+    node.title = disabledReason;
+  } else {
+    node.addEventListener('click', onClick);
+  }
+  return node;
+}
+
+/** The per-row fix-the-data controls: Add to class ▸ <class>, Undo, Show the nearest training images. */
+function actionCell(item: ResultItem, labels: WebviewLabels, actions: ResultActions | undefined): HTMLElement {
+  const cell = element('td', 'actions');
+  if (!actions || item.error) return cell;
+  const add = element('div', 'add');
+  const select = element('select', 'add-class');
+  select.title = actions.datasetMissing ?? labels.addToClass;
+  select.append(element('option', undefined, labels.addToClass));
+  for (const name of actions.classNames) {
+    const option = element('option', undefined, name);
+    option.value = name;
+    select.append(option);
+  }
+  select.disabled = Boolean(actions.datasetMissing) || actions.classNames.length === 0 || Boolean(actions.retraining);
+  select.addEventListener('change', () => {
+    if (select.value && actions.classNames.includes(select.value)) vscode.postMessage({ type: 'addToClass', file: item.file, className: select.value });
+    select.selectedIndex = 0;
+  });
+  add.append(select);
+  cell.append(add);
+  for (const copy of item.added ?? []) {
+    const line = element('div', 'added', labels.added.replace('{0}', copy.className).replace('{1}', copy.name));
+    line.append(' ', button('undo', labels.undo, () => vscode.postMessage({ type: 'undoAdd', file: item.file })));
+    cell.append(line);
+  }
+  cell.append(button('nearest', labels.nearest, () => vscode.postMessage({ type: 'nearest', file: item.file }), actions.nearestUnavailable));
+  if (item.nearest) {
+    const strip = element('div', 'nearest-images');
+    for (const near of item.nearest) {
+      const figure = element('figure');
+      if (near.thumbnail) {
+        const img = element('img');
+        img.src = near.thumbnail;
+        img.alt = near.name;
+        figure.append(img);
+      }
+      figure.append(element('figcaption', undefined, `${near.className} · ${near.distance.toFixed(2)}`));
+      figure.title = near.file;
+      figure.addEventListener('click', () => vscode.postMessage({ type: 'reveal', file: near.file }));
+      strip.append(figure);
+    }
+    cell.append(strip);
+  }
+  return cell;
+}
+
+function renderResults(items: ResultItem[], labels: WebviewLabels, actions?: ResultActions): void {
   content.replaceChildren();
+  if (actions) {
+    const bar = element('div', 'toolbar');
+    bar.append(button('retrain', actions.retraining ? labels.retraining : labels.retrain, () => vscode.postMessage({ type: 'retrain' }),
+      actions.datasetMissing ?? (actions.retraining ? labels.retraining : undefined)));
+    content.append(bar);
+  }
+  const comparing = items.some((item) => item.before);
   const table = element('table', 'results');
   const head = element('tr');
-  for (const label of [labels.image, labels.overlay, labels.file, labels.className, labels.probabilities]) head.append(element('th', undefined, label));
+  const columns = [labels.image, labels.overlay, labels.file, ...(comparing ? [labels.before] : []), comparing ? labels.after : labels.className, labels.probabilities,
+    ...(actions ? [labels.actions] : [])];
+  for (const label of columns) head.append(element('th', undefined, label));
   table.append(head);
   for (const item of items) {
     const row = element('tr', item.error ? 'result failed' : 'result');
+    row.dataset.file = item.file;
     const thumbCell = element('td', 'thumbnail');
     if (item.thumbnail) {
       const img = element('img');
@@ -75,8 +150,19 @@ function renderResults(items: ResultItem[], labels: WebviewLabels): void {
       vscode.postMessage({ type: 'reveal', file: item.file });
     });
     fileCell.append(link);
+    const cells: HTMLElement[] = [thumbCell, overlayCell, fileCell];
+    if (comparing) {
+      const before = item.before;
+      const beforeCell = element('td', 'before', before?.className ? `${before.className} (${percent(before.probability ?? 0)})` : '');
+      const b = verdictBadge(before?.verdict, labels);
+      if (b) beforeCell.append(' ', b);
+      cells.push(beforeCell);
+    }
     const top = item.predictions?.[0];
     const classCell = element('td', 'class', item.error ? labels.failed : top ? `${top.className} (${percent(top.probability)})` : '');
+    const badge = verdictBadge(item.verdict, labels);
+    if (badge) classCell.append(' ', badge);
+    if (comparing && item.before?.className && top && item.before.className !== top.className) row.classList.add('flipped');
     const probCell = element('td', 'probabilities');
     if (item.error) probCell.append(element('span', 'error', item.error));
     for (const prediction of item.predictions ?? []) {
@@ -88,14 +174,23 @@ function renderResults(items: ResultItem[], labels: WebviewLabels): void {
       line.append(element('span', 'name', prediction.className), bar, element('span', 'value', percent(prediction.probability)));
       probCell.append(line);
     }
-    row.append(thumbCell, overlayCell, fileCell, classCell, probCell);
+    cells.push(classCell, probCell);
+    if (actions) cells.push(actionCell(item, labels, actions));
+    row.append(...cells);
     table.append(row);
   }
   content.append(table);
 }
 
+/** The last page message, saved so a reload (webview serializer) shows the same page again. */
+let saved: ToWebview | undefined;
+
 window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
   const message = event.data;
+  if (message.type !== 'status') {
+    saved = message;
+    vscode.setState({ message });
+  }
   const run = async () => {
     switch (message.type) {
       case 'figures':
@@ -105,8 +200,15 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
         break;
       case 'results':
         heading.textContent = message.heading;
-        renderResults(message.items, message.labels);
+        status.textContent = message.status ?? '';
+        renderResults(message.items, message.labels, message.actions);
+        vscode.postMessage({ type: 'rendered', ids: message.items.map((item) => item.file) });
         break;
+      case 'status':
+        status.textContent = message.status;
+        if (saved?.type === 'results') saved = { ...saved, status: message.status };
+        vscode.setState({ message: saved });
+        return;
       case 'report': {
         heading.textContent = message.heading;
         content.replaceChildren(element('pre', 'report', message.reportText));
