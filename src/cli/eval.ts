@@ -1,5 +1,6 @@
 import { usageError } from '../errors.js';
 import type { Evaluation, EvaluationSplit } from '../eval/evaluate.js';
+import type { Dataset } from '../data/types.js';
 import type { ThresholdChoice } from '../eval/curves.js';
 import { scanForCheckpoint } from '../eval/checkpoint-split.js';
 import { topLosses } from '../eval/top-losses.js';
@@ -41,6 +42,19 @@ export function splitOption(value: string | undefined): EvaluationSplit {
   const split = value ?? 'valid';
   if (split !== 'valid' && split !== 'train' && split !== 'all') throw usageError(`--split must be valid, train or all. Received: ${split}`);
   return split;
+}
+
+/**
+ * The leak warning for an evaluation, or undefined: validation images that are byte-identical copies of
+ * training images (the lesson data's val/ is one), or a split that includes the training images.
+ */
+export async function leakNotice(dataset: Dataset, split: EvaluationSplit): Promise<string | undefined> {
+  if (split !== 'valid') {
+    return `LEAK: the ${split} split includes the training images, so these scores are training scores and mean nothing about new images; evaluate the valid split for an honest score`;
+  }
+  const { findLeaks, leakWarning } = await import('../data/leaks.js');
+  const { leaks, validCount } = await findLeaks(dataset);
+  return leaks > 0 ? leakWarning(leaks, validCount, dataset.layout) : undefined;
 }
 
 /** The evaluation as text: header, classification report, confusion matrix, AUCs, top losses, skipped files. */
@@ -154,6 +168,8 @@ export async function evalCommand(argv: string[]): Promise<number> {
     }
   }
 
+  const leak = await leakNotice(dataset, split);
+  if (leak) process.stderr.write(`! ${leak}\n`);
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ ...evaluation, ...(choice ? { thresholdChoice: { className, ...choice, saved } } : {}) }, null, 2)}\n`);
   } else if (values.csv) {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { usageError } from '../errors.js';
 import type { EngineChoice } from '../model/engine.js';
 import type { HistoryPoint } from '../plots/history-figures.js';
-import { splitOption } from './eval.js';
+import { leakNotice, splitOption } from './eval.js';
 import { scanForCheckpoint } from '../eval/checkpoint-split.js';
 import { parseOptions, toNumber } from './args.js';
 
@@ -90,6 +90,8 @@ export async function reportCommand(argv: string[]): Promise<number> {
   let html: string;
   try {
     const evaluation = await evaluate(classifier, dataset, { split, batchSize });
+    const leak = await leakNotice(dataset, split);
+    if (leak) process.stderr.write(`! ${leak}\n`);
     const shown = topLosses(evaluation.images, { k: maxImages }).map((image) => image.file);
     const thumbnails = await reportThumbnails(shown);
     if (values.explain) {
@@ -105,6 +107,7 @@ export async function reportCommand(argv: string[]): Promise<number> {
       thumbnails,
       overlays,
       maxImages,
+      warnings: leak ? [leak] : [],
       generatedAt: new Date(),
     });
   } finally {
