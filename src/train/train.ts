@@ -397,7 +397,7 @@ async function announceEstimates(run: Run, data: RunData): Promise<void> {
   // TF.js trains top-k and full: their estimate depends on its backend (head mode does not load it for this)
   const backend = resolved.mode === 'head' ? 'wasm' : await (await import('../backend/backend.js')).initBackend();
   const work = { images: trainItems.length * (1 + resolved.augmentViews) + validItems.length, epochs: resolved.epochs, engine: resolved.engine, inputSize: resolved.preprocessing.inputSize, backend };
-  const estimates = { head: estimateTrainingMs('head', work), 'top-k': estimateTrainingMs('top-k', work), full: estimateTrainingMs('full', { ...work, images: trainItems.length, validImages: validItems.length }) };
+  const estimates = { head: estimateTrainingMs('head', work), 'top-k': estimateTrainingMs('top-k', { ...work, trainImages: trainItems.length, validImages: validItems.length }), full: estimateTrainingMs('full', { ...work, images: trainItems.length, validImages: validItems.length }) };
   const fastest = (Object.keys(estimates) as (keyof typeof estimates)[]).sort((a, b) => estimates[a] - estimates[b])[0];
   run.say(`estimated time on this machine: head ≈ ${formatDuration(estimates.head)}, top-k ≈ ${formatDuration(estimates['top-k'])}, full ≈ ${formatDuration(estimates.full)} (TF.js ${backend}); ` +
     `${fastest} is the fastest, ${resolved.mode} is running`);
