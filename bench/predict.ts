@@ -14,7 +14,9 @@
 // training runs on a 2,000-image dataset made of the same images (hard links), timed with its
 // feature phase, beside imgcls predict over the same folder. Images: 640×480 JPEGs, seeded gradients and shapes, written
 // once into $TMPDIR/imgcls-bench-predict/ (first/ holds the milestone's images, rest/ the others) and
-// reused. The checkpoint is a fixed 2-class head on the pretrained backbone (no training needed).
+// reused. The checkpoint is a fixed 2-class head on the pretrained backbone (no training needed) with
+// open-set data at its cap (500 stored training images, seeded random features): `imgcls predict`
+// gives every row its verdict, and a `--no-verdict` run over the same images prices it (goal ≤ 5%).
 // Timings mean something only on an idle machine.
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
@@ -27,7 +29,9 @@ import { streamBatches } from '../src/data/stream.js';
 import { DEFAULT_PREPROCESSING } from '../src/data/types.js';
 import { createOnnxEngine } from '../src/model/onnx/ort-engine.js';
 import { expandInputs } from '../src/predict/inputs.js';
-import { writeCheckpoint } from '../src/model/checkpoint.js';
+import { writeCheckpoint, writeCheckpointOpenSet } from '../src/model/checkpoint.js';
+import { buildOpenSet, OPEN_SET_MAX_IMAGES, OPEN_SET_TENSOR, openSetForCheckpoint, openSetVerdicts } from '../src/model/open-set.js';
+import { seededRandom } from '../src/util/random.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const PYTHON = '/usr/bin/python3';
@@ -213,6 +217,22 @@ async function main(): Promise<void> {
     metrics: null,
     weights: { 'head/kernel': { shape: [1280, 2], data: kernel }, 'head/bias': { shape: [2], data: new Float32Array(2) } },
   });
+  // open-set data at the cap: the verdict's cost does not depend on the values, only on how many are stored
+  const random = seededRandom(5);
+  const storedFeatures = Float32Array.from({ length: OPEN_SET_MAX_IMAGES * 1280 }, () => Math.max(0, random() - 0.6));
+  const openSet = buildOpenSet(storedFeatures, Array.from({ length: OPEN_SET_MAX_IMAGES }, (_, i) => `/bench/train/${i % 2 ? 'others' : 'logo'}/${i}.jpg`),
+    Array.from({ length: OPEN_SET_MAX_IMAGES }, (_, i) => i % 2));
+  const { header: openSetHeader, tensor: openSetTensor } = openSetForCheckpoint(openSet);
+  const checkpointBefore = (await fs.stat(checkpoint)).size;
+  await writeCheckpointOpenSet(checkpoint, openSetHeader, { [OPEN_SET_TENSOR]: openSetTensor });
+  const checkpointAfter = (await fs.stat(checkpoint)).size;
+  const queries = Float32Array.from({ length: 256 * 1280 }, () => Math.max(0, random() - 0.6));
+  openSetVerdicts(openSet, queries.subarray(0, 16 * 1280), 16, { classNames: ['logo', 'others'] }); // warm-up
+  const verdictStarted = performance.now();
+  for (let start = 0; start < 256; start += 16) openSetVerdicts(openSet, queries.subarray(start * 1280, (start + 16) * 1280), 16, { classNames: ['logo', 'others'] });
+  const verdictMsPerImage = (performance.now() - verdictStarted) / 256;
+  process.stdout.write(`open-set data: ${OPEN_SET_MAX_IMAGES} stored images, checkpoint ${(checkpointBefore / 1024).toFixed(0)} KB → ${(checkpointAfter / 1024).toFixed(0)} KB; ` +
+    `the verdict alone (kNN over ${OPEN_SET_MAX_IMAGES}, b16) ${verdictMsPerImage.toFixed(3)} ms per image in this process\n`);
 
   // 1. the stages alone, in this process: the bound
   const allFiles = await expandInputs(imagesDir);
@@ -234,6 +254,7 @@ async function main(): Promise<void> {
   const targets: [number, string][] = milestone < total ? [[milestone, path.join(imagesDir, 'first')], [total, imagesDir]] : [[total, imagesDir]];
   for (const [images, folder] of targets) {
     rows.push({ name: 'imgcls predict', images, run: () => runTimed('imgcls predict', images, process.execPath, predictArgs(folder)) });
+    if (images === total) rows.push({ name: 'predict no-verdict', images, run: () => runTimed('predict no-verdict', images, process.execPath, predictArgs(folder, ['--no-verdict'])) });
     if (!values['skip-peer']) rows.push({ name: 'pytorch peer', images, run: () => runTimed('pytorch peer', images, PYTHON, peerArgs(folder), TORCH_MALLOC_ENV) });
   }
   // A/B in the same run: ONNX Runtime's own default (intra-op threads spin) against imgcls' default (they sleep)
@@ -291,6 +312,12 @@ async function main(): Promise<void> {
   }
   const ours = pick('imgcls predict', total);
   const peer = pick('pytorch peer', total);
+  const noVerdict = pick('predict no-verdict', total);
+  if (ours && noVerdict) {
+    const extra = ours.seconds / noVerdict.seconds - 1;
+    process.stdout.write(`open-set verdict at ${total} images: ${ours.seconds.toFixed(1)} s with, ${noVerdict.seconds.toFixed(1)} s without (--no-verdict) = ` +
+      `${(100 * extra).toFixed(1)}% slower (goal ≤ 5%: ${verdict(extra <= 0.05)}); in-run ${fmt(reportedRate(ours))} vs ${fmt(reportedRate(noVerdict))} img/s\n`);
+  }
   const oursRate = ours ? ours.images / ours.seconds : NaN;
   if (ours) {
     process.stdout.write(`imgcls predict at ${total} images: ${fmt(oursRate)} img/s wall (goal ≥ 100: ${verdict(oursRate >= 100)}); ` +

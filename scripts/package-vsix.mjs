@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 
@@ -96,6 +96,12 @@ try {
     .toFile(path.join(dir, manifest.icon));
   await stage(path.join(root, 'dist', 'src'), path.join(dir, 'dist', 'src'), (file) => file.endsWith('.js'));
   await stage(path.join(root, 'dist', 'weights'), path.join(dir, 'dist', 'weights'));
+  // the backbone as ONNX, exported now (cache key = code + weights, the same files the extension ships), so the
+  // first Classify after install does not load TF.js to export it
+  const { ensureBackboneOnnx, SHIPPED_BACKBONE_DIR } = await import(pathToFileURL(path.join(root, 'dist', 'src', 'model', 'onnx', 'backbone-cache.js')).href);
+  const onnx = await ensureBackboneOnnx();
+  await fs.mkdir(path.join(dir, 'dist', 'weights', SHIPPED_BACKBONE_DIR), { recursive: true });
+  await fs.copyFile(onnx, path.join(dir, 'dist', 'weights', SHIPPED_BACKBONE_DIR, path.basename(onnx)));
   for (const [relative, name] of await runtimePackages()) {
     await stage(path.join(root, relative), path.join(dir, relative), (file) => shipsFromPackage(name, file), ['node_modules']);
   }

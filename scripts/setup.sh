@@ -9,6 +9,7 @@ APT_PACKAGES=(
   jupyter-nbconvert python3-nbclient python3-jupyter-client   # notebook tests (tslab kernel)
   chromium libkrb5-dev ripgrep                                 # VS Code end-to-end tests
   python3-torch python3-torchvision libopenblas0-pthread       # the PyTorch peer in benchmarks
+  libtorch-dev g++ make                                        # the optional libtorch training engine (addon)
 )
 
 missing=()
@@ -31,6 +32,10 @@ export ONNXRUNTIME_NODE_INSTALL=skip
 npm ci --no-audit --no-fund
 
 npm run build
+
+# The optional libtorch training engine for top-k/full (a Node addon, ~1 min to compile); without libtorch-dev,
+# g++ or make it is skipped with the reason and training runs on TF.js wasm.
+bash scripts/build-native.sh
 
 # The lesson notebook's kernel: tslab, registered for Jupyter (and VS Code's Jupyter extension).
 # A registration of another checkout is left alone (register-kernel exits 3 and says how to switch).

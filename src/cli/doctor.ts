@@ -85,7 +85,7 @@ async function check(name: string, required: boolean, probe: () => Promise<{ det
   }
 }
 
-/** Probes the backend, weights, ONNX Runtime, Jupyter and tslab; never throws. */
+/** Probes the backend, weights, ONNX Runtime, the libtorch training engine, Jupyter and tslab; never throws. */
 export async function doctorReport(): Promise<DoctorReport> {
   const checks = [
     await check('backend', true, async () => {
@@ -118,6 +118,22 @@ export async function doctorReport(): Promise<DoctorReport> {
       });
       const { version } = require('onnxruntime-node/package.json') as { version: string };
       return { detail: `onnxruntime-node ${version} loads` };
+    }),
+    await check('libtorch', false, async () => {
+      // the optional engine that trains top-k/full at PyTorch speed (src/model/libtorch); TF.js wasm otherwise
+      const { loadTorchAddon } = await import('../model/libtorch/addon.js');
+      const { resolveTrainEngine } = await import('../train/engines/index.js');
+      const status = loadTorchAddon();
+      if (!status.addon) {
+        throw new Error(`training engine skipped: ${status.reason}. top-k and full train on TF.js wasm (≈20× slower)`);
+      }
+      const size = (await fs.stat(status.file)).size;
+      const selected = resolveTrainEngine('auto').engine;
+      return {
+        detail: `training engine built: libtorch ${status.addon.torchVersion}, ${status.addon.threads()} threads, addon ${Math.round(size / 1024)} KB; ` +
+          `top-k/full train on ${selected}${process.env.IMGCLS_TRAIN_ENGINE ? ` (IMGCLS_TRAIN_ENGINE=${process.env.IMGCLS_TRAIN_ENGINE})` : ''}`,
+        notes: [status.file],
+      };
     }),
     await check('jupyter', false, async () => {
       const { stdout } = await run(JUPYTER_PATH, ['nbconvert', '--version'], { timeout: 30_000 });

@@ -1,6 +1,7 @@
 import { usageError } from '../errors.js';
 import type { Evaluation, EvaluationSplit } from '../eval/evaluate.js';
 import type { Dataset } from '../data/types.js';
+import type { OpenSetEvaluation } from '../eval/open-set.js';
 import type { ThresholdChoice } from '../eval/curves.js';
 import { scanForCheckpoint } from '../eval/checkpoint-split.js';
 import { topLosses } from '../eval/top-losses.js';
@@ -24,6 +25,9 @@ Options:
   --class <name>           the class of --target-recall (e.g. logo)
   --save-threshold         store the chosen threshold in the checkpoint (predict then applies it)
   --no-threshold           ignore a threshold stored in the checkpoint (plain argmax)
+  --open-set <folder>      also score images that belong to no class (photos, graphics, …): AUROC of the
+                           open-set score, false-positive rate at 95% true-positive rate, and the share
+                           called each class before and after the verdict (needs the checkpoint's open-set data)
   --top-losses <n>         misclassified images listed [default: 10]
   --json                   print the whole evaluation as JSON
   --csv                    print one CSV row per image (file, actual, predicted, probabilities, loss)
@@ -35,7 +39,8 @@ Options:
 Examples:
   imgcls eval runs/sample/checkpoints/best.imgcls sample-data
   imgcls eval best.imgcls ../shared/lesson-data --split all --json > eval.json
-  imgcls eval best.imgcls sample-data --target-recall 0.95 --class logo --save-threshold`;
+  imgcls eval best.imgcls sample-data --target-recall 0.95 --class logo --save-threshold
+  imgcls eval best.imgcls ../shared/lesson-data --open-set other-images/`;
 
 /** A split name, validated. */
 export function splitOption(value: string | undefined): EvaluationSplit {
@@ -93,6 +98,21 @@ export function formatEvaluation(evaluation: Evaluation, context: { data: string
   return lines.join('\n');
 }
 
+/** The open-set section of eval's text: AUROC, FPR@95%TPR, flagged shares, classes called before/after the verdict. */
+export function formatOpenSetEvaluation(result: OpenSetEvaluation, folder: string): string {
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  const names = Object.keys(result.calledAfter);
+  const width = Math.max(8, ...names.map((name) => name.length));
+  return [
+    `Open set: ${result.outCount} images of ${folder} that belong to no class, against the ${result.inCount} evaluated images`,
+    `  AUROC ${result.auroc.toFixed(3)}, false-positive rate at 95% true-positive rate ${pct(result.fprAt95Tpr)}`,
+    ...(result.inCopies > 0.5 ? [`  note: ${pct(result.inCopies)} of the evaluated images are copies of training images, so AUROC and FPR are optimistic; evaluate a held-out split`] : []),
+    `  stored threshold ${result.threshold.toFixed(4)}: flags ${pct(result.outFlagged)} of the open-set images and ${pct(result.inFlagged)} of the evaluated ones`,
+    `  ${'called'.padEnd(width)}  ${'probability alone'.padStart(17)}  ${'with the verdict'.padStart(16)}`,
+    ...names.map((name) => `  ${name.padEnd(width)}  ${pct(result.calledBefore[name] ?? 0).padStart(17)}  ${pct(result.calledAfter[name]).padStart(16)}`),
+  ].join('\n');
+}
+
 /** One CSV row per evaluated image. */
 export function evaluationCsv(evaluation: Evaluation): string {
   const header = ['file', 'actual', 'predicted', 'probability', ...evaluation.classNames.map((name) => `p_${name}`), 'loss'];
@@ -112,7 +132,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     options: {
       split: { type: 'string' }, 'valid-pct': { type: 'string' }, seed: { type: 'string' },
       'target-recall': { type: 'string' }, class: { type: 'string' }, 'save-threshold': { type: 'boolean', default: false },
-      'no-threshold': { type: 'boolean', default: false }, 'top-losses': { type: 'string' },
+      'no-threshold': { type: 'boolean', default: false }, 'top-losses': { type: 'string' }, 'open-set': { type: 'string' },
       json: { type: 'boolean', default: false }, csv: { type: 'boolean', default: false },
       'batch-size': { type: 'string' }, engine: { type: 'string' },
       debug: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
@@ -151,8 +171,14 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const { evaluate, chooseThreshold } = await import('../eval/evaluate.js');
   const classifier = await loadClassifier(checkpoint, { engine: values.engine as EngineChoice | undefined });
   let evaluation: Evaluation;
+  let openSet: OpenSetEvaluation | undefined;
   try {
     evaluation = await evaluate(classifier, dataset, { split, batchSize, ...(values['no-threshold'] ? { threshold: null } : {}) });
+    if (values['open-set'] !== undefined) {
+      const { expandInputs } = await import('../predict/inputs.js');
+      const { evaluateOpenSet } = await import('../eval/open-set.js');
+      openSet = await evaluateOpenSet(classifier, evaluation.images.map((image) => image.file), await expandInputs(values['open-set']), { batchSize });
+    }
   } finally {
     await classifier.dispose();
   }
@@ -171,11 +197,12 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const leak = await leakNotice(dataset, split);
   if (leak) process.stderr.write(`! ${leak}\n`);
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ ...evaluation, ...(choice ? { thresholdChoice: { className, ...choice, saved } } : {}) }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ ...evaluation, ...(choice ? { thresholdChoice: { className, ...choice, saved } } : {}), ...(openSet ? { openSet } : {}) }, null, 2)}\n`);
   } else if (values.csv) {
     process.stdout.write(`${evaluationCsv(evaluation)}\n`);
   } else {
     process.stdout.write(`${formatEvaluation(evaluation, { data, split, topLosses: topLossCount })}\n`);
+    if (openSet) process.stdout.write(`\n${formatOpenSetEvaluation(openSet, values['open-set']!)}\n`);
     if (choice && className !== undefined) {
       process.stdout.write(
         `\nThreshold for recall ≥ ${targetRecall} on "${className}": ${choice.threshold.toFixed(4)} → recall ${choice.recall.toFixed(3)}, ` +

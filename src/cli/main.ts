@@ -5,6 +5,7 @@ type CommandFn = (argv: string[]) => Promise<number>;
 /** Each subcommand lives in its own file and is imported only when it runs. */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandFn> }> = {
   // one entry per subcommand, kept in alphabetical order
+  calibrate: { summary: 'add the open-set data (is an image unlike the training data?) to an older checkpoint', load: async () => (await import('./calibrate.js')).calibrateCommand },
   data: { summary: 'check a dataset: counts, unreadable files, duplicates, leaks', load: async () => (await import('./data.js')).dataCommand },
   doctor: { summary: 'check the setup: TF.js backend, weights, ONNX Runtime, Jupyter and tslab', load: async () => (await import('./doctor.js')).doctorCommand },
   eval: { summary: 'evaluate a checkpoint: classification report, confusion matrix, curves, threshold for a target recall', load: async () => (await import('./eval.js')).evalCommand },

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { usageError } from '../errors.js';
 import type { EngineChoice } from '../model/engine.js';
-import type { Classifier } from '../model/types.js';
+import type { Classifier, OpenSetVerdict } from '../model/types.js';
 import { isFileError, type PredictResult } from '../predict/predict.js';
 import { parseOptions, toNumber } from './args.js';
 
@@ -11,13 +11,19 @@ Classifies image files, folders (recursively) and globs with a trained checkpoin
 batches. Prints one row per file: the predicted class and its softmax probability (the
 checkpoint's decision threshold applies when it has one: stored by "imgcls eval --save-threshold",
 it picks its class whenever that class's probability reaches it, even below 0.5; such rows are
-marked), or the reason a file could not be read. A path that does not exist, or a glob that
-matches no image, is an error. Exit code 0 when at least one file was classified, 1 when none
-could be, 2 on bad usage, 130 when interrupted (Ctrl-C).
+marked), or the reason a file could not be read.
+An image unlike the training data (its distance to the nearest training image is above the
+threshold calibrated when training ended) is printed as "unknown (unlike the training data)":
+its class is not to be trusted; add varied examples of what it is to a class folder and retrain.
+A path that does not exist, or a glob that matches no image, is an error. Exit code 0 when at
+least one file was classified, 1 when none could be, 2 on bad usage, 130 when interrupted (Ctrl-C).
 
 Options:
-  --json                 print a JSON array of {file, predicted, probability, probabilities} | {file, error}
-  --csv                  print CSV: file, predicted, probability, one column per class, error
+  --json                 print a JSON array of {file, predicted, probability, probabilities, openSet} | {file, error}
+  --csv                  print CSV: file, predicted, probability, one column per class, unfamiliar, score,
+                         threshold, nearest, nearest_class, error
+  --keep-class           print the most probable class even for images unlike the training data
+  --no-verdict           skip the open-set verdict (a little faster; every image gets a class)
   --batch-size <n>       images per forward pass [default: 16]
   --concurrency <n>      images decoded at the same time [default: 4]
   --top-k <n>            classes listed per file (table and JSON) [default: 1 in the table, all in JSON]
@@ -41,6 +47,14 @@ export function displayPath(file: string): string {
 export function csvField(value: string | number): string {
   const text = String(value);
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/** What predict prints for an image unlike the training data (unless --keep-class). */
+export const UNKNOWN_CLASS = 'unknown';
+
+/** The class shown for a row: UNKNOWN_CLASS when the verdict says unfamiliar and the class is not kept. */
+function shownClass(predicted: string, verdict: OpenSetVerdict | undefined, keepClass: boolean): string {
+  return verdict?.unfamiliar && !keepClass ? UNKNOWN_CLASS : predicted;
 }
 
 /** Writes rows as they come, in one of three formats. */
@@ -69,12 +83,16 @@ function createOutput(): { out: (text: string) => void; flush: () => Promise<voi
 }
 
 function createWriter(format: 'table' | 'json' | 'csv', classNames: readonly string[], topK: number | undefined,
-  out: (text: string) => void, threshold?: { className: string; value: number }): RowWriter {
+  out: (text: string) => void, options: { verdict: boolean; keepClass: boolean; threshold?: { className: string; value: number } }): RowWriter {
   if (format === 'json') {
     let first = true;
     return {
       write(result) {
-        const row = isFileError(result) || topK === undefined ? result : { ...result, probabilities: result.probabilities.slice(0, topK) };
+        const row = isFileError(result) ? result : {
+          ...result,
+          predicted: shownClass(result.predicted, result.openSet, options.keepClass),
+          probabilities: topK === undefined ? result.probabilities : result.probabilities.slice(0, topK),
+        };
         out(`${first ? '[\n' : ',\n'}  ${JSON.stringify(row)}`);
         first = false;
       },
@@ -82,16 +100,22 @@ function createWriter(format: 'table' | 'json' | 'csv', classNames: readonly str
     };
   }
   if (format === 'csv') {
-    out(`${['file', 'predicted', 'probability', ...classNames, 'error'].map(csvField).join(',')}\n`);
+    const verdictColumns = options.verdict ? ['unfamiliar', 'score', 'threshold', 'nearest', 'nearest_class'] : [];
+    out(`${['file', 'predicted', 'probability', ...classNames, ...verdictColumns, 'error'].map(csvField).join(',')}\n`);
     return {
       write(result) {
+        const verdict = isFileError(result) ? undefined : result.openSet;
+        const verdictCells = !options.verdict ? [] : verdict
+          ? [String(verdict.unfamiliar), verdict.score.toFixed(6), verdict.threshold.toFixed(6), verdict.nearest[0]?.file ?? '', verdict.nearest[0]?.className ?? '']
+          : verdictColumns.map(() => '');
         const cells = isFileError(result)
-          ? [result.file, '', '', ...classNames.map(() => ''), result.error]
+          ? [result.file, '', '', ...classNames.map(() => ''), ...verdictCells, result.error]
           : [
               result.file,
-              result.predicted,
+              shownClass(result.predicted, verdict, options.keepClass),
               result.probability.toFixed(6),
               ...classNames.map((name) => result.probabilities.find((p) => p.className === name)?.probability.toFixed(6) ?? ''),
+              ...verdictCells,
               '',
             ];
         out(`${cells.map(csvField).join(',')}\n`);
@@ -99,7 +123,7 @@ function createWriter(format: 'table' | 'json' | 'csv', classNames: readonly str
       end: () => undefined,
     };
   }
-  const width = Math.max('predicted'.length, 'ERROR'.length, ...classNames.map((name) => name.length));
+  const width = Math.max('predicted'.length, 'ERROR'.length, options.verdict ? UNKNOWN_CLASS.length : 0, ...classNames.map((name) => name.length));
   out(`${'predicted'.padEnd(width)}  ${'prob'.padStart(5)}  file\n`);
   return {
     write(result) {
@@ -108,11 +132,20 @@ function createWriter(format: 'table' | 'json' | 'csv', classNames: readonly str
         return;
       }
       const others = result.probabilities.slice(1, topK ?? 1).map((p) => `${p.className} ${p.probability.toFixed(3)}`);
-      const more = others.length > 0 ? `  (${others.join(', ')})` : '';
+      const verdict = result.openSet;
+      // an unfamiliar image's row says so, names the class it would get and its nearest training image
+      const unlike = verdict?.unfamiliar
+        ? [`unlike the training data: score ${verdict.score.toFixed(3)} > ${verdict.threshold.toFixed(3)}` +
+            `${options.keepClass ? '' : `, most probable ${result.predicted} ${result.probability.toFixed(3)}`}` +
+            `${verdict.nearest[0] ? `, nearest ${verdict.nearest[0].className} ${displayPath(verdict.nearest[0].file)}` : ''}`]
+        : [];
       const top = Math.max(...result.probabilities.map((p) => p.probability));
+      const threshold = options.threshold;
       const decided = threshold && result.predicted === threshold.className && result.probability < top
-        ? `  [threshold ${threshold.value.toFixed(4)} decided]` : '';
-      out(`${result.predicted.padEnd(width)}  ${result.probability.toFixed(3)}  ${displayPath(result.file)}${more}${decided}\n`);
+        ? [`threshold ${threshold.value.toFixed(4)} decided`] : [];
+      const notes = [...unlike, ...decided, ...others];
+      const more = notes.length > 0 ? `  (${notes.join('; ')})` : '';
+      out(`${shownClass(result.predicted, verdict, options.keepClass).padEnd(width)}  ${result.probability.toFixed(3)}  ${displayPath(result.file)}${more}\n`);
     },
     end: () => undefined,
   };
@@ -132,6 +165,8 @@ export async function predictCommand(argv: string[]): Promise<number> {
       'top-k': { type: 'string' },
       engine: { type: 'string' },
       'no-threshold': { type: 'boolean', default: false },
+      'keep-class': { type: 'boolean', default: false },
+      'no-verdict': { type: 'boolean', default: false },
       debug: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -165,21 +200,29 @@ export async function predictCommand(argv: string[]): Promise<number> {
   const abort = new AbortController();
   const onSignal = () => abort.abort(new Error('interrupted'));
   process.once('SIGINT', onSignal);
+  const verdict = !values['no-verdict'] && classifier.openSet !== undefined;
+  if (!values['no-verdict'] && !verdict) {
+    process.stderr.write(`note: ${displayPath(checkpoint)} carries no open-set data, so unfamiliar images get a class too; ` +
+      'add it with "imgcls calibrate <checkpoint> <dataset>"\n');
+  }
   let classified = 0;
   let failed = 0;
   let unsupported = false;
+  let unfamiliar = 0;
   const started = performance.now();
   let flushedAt = started;
   try {
     const output = createOutput();
-    const writer = createWriter(values.json ? 'json' : values.csv ? 'csv' : 'table', classifier.spec.classNames, topK, output.out, threshold);
-    for await (const result of predict(classifier, files, { batchSize, concurrency, signal: abort.signal })) {
+    const writer = createWriter(values.json ? 'json' : values.csv ? 'csv' : 'table', classifier.spec.classNames, topK, output.out,
+      { verdict, keepClass: values['keep-class'], threshold });
+    for await (const result of predict(classifier, files, { batchSize, concurrency, signal: abort.signal, verdict })) {
       writer.write(result);
       if (isFileError(result)) {
         failed++;
         unsupported ||= /^IMAGE_(UNSUPPORTED|UNREADABLE)/.test(result.error);
       }
       else classified++;
+      if (!isFileError(result) && result.openSet?.unfamiliar) unfamiliar++;
       // rows reach the screen at least every 200 ms, in chunks of up to 64
       if ((classified + failed) % 64 === 0 || performance.now() - flushedAt > 200) {
         await output.flush();
@@ -200,6 +243,7 @@ export async function predictCommand(argv: string[]): Promise<number> {
     const { SUPPORTED_HINT } = await import('../data/decode.js');
     process.stderr.write(`  hint for the files not read: ${SUPPORTED_HINT}\n`);
   }
+  if (verdict) process.stderr.write(`${unfamiliar} of ${classified} images unlike the training data${unfamiliar > 0 && !values['keep-class'] ? ' (printed as unknown)' : ''}\n`);
   if (classified === 0) {
     process.stderr.write('✖ no file could be classified\n');
     return 1;

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { usageError } from '../errors.js';
 import type { EngineChoice } from '../model/engine.js';
 import type { HistoryPoint } from '../plots/history-figures.js';
+import type { OpenSetEvaluation } from '../eval/open-set.js';
 import { leakNotice, splitOption } from './eval.js';
 import { scanForCheckpoint } from '../eval/checkpoint-split.js';
 import { parseOptions, toNumber } from './args.js';
@@ -23,6 +24,8 @@ Options:
   --seed <n>               seed of that split [default: the checkpoint's]
   --max-images <n>         misclassified images shown, highest loss first [default: 50]
   --explain                add a class-activation-map overlay to each misclassified image
+  --open-set <folder>      also score images that belong to no class: AUROC, share called each class
+                           before and after the open-set verdict, the ones still given a class
   --title <text>           page title [default: imgcls evaluation report]
   --batch-size <n>         images per forward pass [default: 16]
   --engine <name>          auto | onnxruntime | tfjs [default: auto]
@@ -51,7 +54,7 @@ export async function reportCommand(argv: string[]): Promise<number> {
     options: {
       out: { type: 'string', short: 'o' }, history: { type: 'string' }, split: { type: 'string' },
       'valid-pct': { type: 'string' }, seed: { type: 'string' }, 'max-images': { type: 'string' },
-      explain: { type: 'boolean', default: false }, title: { type: 'string' },
+      explain: { type: 'boolean', default: false }, title: { type: 'string' }, 'open-set': { type: 'string' },
       'batch-size': { type: 'string' }, engine: { type: 'string' },
       debug: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
     },
@@ -92,8 +95,15 @@ export async function reportCommand(argv: string[]): Promise<number> {
     const evaluation = await evaluate(classifier, dataset, { split, batchSize });
     const leak = await leakNotice(dataset, split);
     if (leak) process.stderr.write(`! ${leak}\n`);
+    let openSet: OpenSetEvaluation | undefined;
+    if (values['open-set'] !== undefined) {
+      const { expandInputs } = await import('../predict/inputs.js');
+      const { evaluateOpenSet } = await import('../eval/open-set.js');
+      openSet = await evaluateOpenSet(classifier, evaluation.images.map((image) => image.file), await expandInputs(values['open-set']), { batchSize });
+    }
     const shown = topLosses(evaluation.images, { k: maxImages }).map((image) => image.file);
-    const thumbnails = await reportThumbnails(shown);
+    const passedOpenSet = (openSet?.images ?? []).filter((image) => !image.verdict.unfamiliar).slice(0, maxImages).map((image) => image.file);
+    const thumbnails = await reportThumbnails([...shown, ...passedOpenSet]);
     if (values.explain) {
       // an image that cannot be explained keeps its plain thumbnail
       const { renderOverlayPngs } = await import('../explain/overlays.js');
@@ -108,6 +118,8 @@ export async function reportCommand(argv: string[]): Promise<number> {
       overlays,
       maxImages,
       warnings: leak ? [leak] : [],
+      openSetSummary: classifier.openSet,
+      openSet,
       generatedAt: new Date(),
     });
   } finally {

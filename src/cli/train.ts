@@ -3,7 +3,8 @@ import { ImgclsError, isImgclsError, usageError } from '../errors.js';
 import type { Normalization, ResizeMode } from '../data/types.js';
 import type { EngineChoice } from '../model/engine.js';
 import type { TrainMode } from '../model/types.js';
-import { resolveTrainConfig, type MonitorMetric, type OptimizerName, type TrainConfig } from '../train/config.js';
+import { resolveTrainConfig, type MonitorMetric, type OptimizerName, type ResolvedTrainConfig, type TrainConfig } from '../train/config.js';
+import type { TrainEngineChoice } from '../train/engines/index.js';
 import { formatDuration } from '../util/duration.js';
 import type { TrainProgress, TrainResult } from '../train/train.js';
 import type { ClassConceptsReport } from '../model/class-concepts.js';
@@ -19,7 +20,7 @@ Options:
   --out <dir>               run folder [default: runs/<data folder name>]
   --mode <mode>             head | top-k | full: which weights learn [default: head]
   --epochs <n>              passes over the training set [default: 10]
-  --batch-size <n>          images per step [default: 10; full mode 4]
+  --batch-size <n>          images per step [default: 10; full mode on TF.js 4]
   --lr <x>                  learning rate [default: 0.001]
   --momentum <x>            SGD momentum / Adam beta1 [default: 0.9]
   --weight-decay <x>        L2 penalty [default: 0.0001]
@@ -33,14 +34,17 @@ Options:
   --class-weights <rule>    balanced | none [default: balanced]
   --top-k <n>               blocks trained in top-k mode [default: 2]
   --engine <name>           auto | onnxruntime | tfjs, for feature extraction [default: auto]
+  --train-engine <name>     auto | libtorch | tfjs, trains top-k and full [default: auto:
+                            $IMGCLS_TRAIN_ENGINE, else libtorch when its addon is built]
   --input-size <n>          input side in pixels [default: 224]
   --resize <mode>           squash | center-crop [default: squash]
   --normalization <name>    zero-one | advprop [default: zero-one]
-  --cache-dir <dir>         feature cache [default: $IMGCLS_CACHE or <out>/../.imgcls-cache]
+  --cache-dir <dir>         feature cache [default: $IMGCLS_CACHE/features or <out>/../.imgcls-cache]
   --resume                  continue from <out>/checkpoints/last.imgcls
   --overwrite               replace the run already in <out> (without it, train refuses
                             to touch a folder that holds a run: exit 1, nothing changed)
-  --no-concepts             skip the narrow-class check before training (ImageNet concepts per class)
+  --no-concepts             skip the narrow-class check before training (ImageNet concepts per class;
+                            not run with --resume)
   --json                    print the result as JSON on stdout
   --quiet                   no progress bar
   --debug                   print stack traces of unexpected errors
@@ -83,6 +87,7 @@ function summary(result: TrainResult): string {
     `  best epoch ${result.bestEpoch}: ${result.checkpoints.best}`,
     `  history: ${result.historyFile}`,
     `  features: ${result.cache.computed} computed${result.engine ? ` on ${result.engine}` : ''}, ${result.cache.hits} from the cache (${result.cache.dir})`,
+    ...(result.config.mode === 'head' ? [] : [`  trained on ${result.trainEngine}`]),
   ];
   if (result.skipped.length) lines.push(`  skipped ${result.skipped.length} unreadable file(s):`, ...result.skipped.map((s) => `    ${s.file}: ${s.reason}`));
   return lines.join('\n');
@@ -109,7 +114,7 @@ function checkFlags(config: TrainConfig): void {
  * Prints the table (unless quiet) and the NARROW warnings (always) on stderr. An advisory check: when it
  * cannot run, training goes on and the reason is printed.
  */
-async function conceptCheck(config: TrainConfig, quiet: boolean, signal: AbortSignal): Promise<ClassConceptsReport | undefined> {
+async function conceptCheck(config: ResolvedTrainConfig, quiet: boolean, signal: AbortSignal): Promise<ClassConceptsReport | undefined> {
   const { scanDataset } = await import('../data/scan.js');
   const { analyzeClassConcepts, classFilesOf, formatClassConcepts } = await import('../model/class-concepts.js');
   const dataset = await scanDataset(config.data, { validPct: config.validPct, seed: config.seed });
@@ -137,7 +142,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       lr: { type: 'string' }, momentum: { type: 'string' }, 'weight-decay': { type: 'string' }, optimizer: { type: 'string' },
       seed: { type: 'string' }, 'valid-pct': { type: 'string' }, 'augment-views': { type: 'string' }, dropout: { type: 'string' },
       'save-interval': { type: 'string' }, monitor: { type: 'string' }, 'class-weights': { type: 'string' }, 'top-k': { type: 'string' },
-      engine: { type: 'string' }, 'input-size': { type: 'string' }, resize: { type: 'string' }, normalization: { type: 'string' },
+      engine: { type: 'string' }, 'train-engine': { type: 'string' }, 'input-size': { type: 'string' }, resize: { type: 'string' }, normalization: { type: 'string' },
       'cache-dir': { type: 'string' }, resume: { type: 'boolean', default: false }, overwrite: { type: 'boolean', default: false }, 'no-concepts': { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false }, debug: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
     },
@@ -175,6 +180,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     classWeights: values['class-weights'] as 'balanced' | 'none' | undefined,
     topK: toNumber('top-k', values['top-k'], { integer: true, command: 'train' }),
     engine: values.engine as EngineChoice | undefined,
+    trainEngine: values['train-engine'] as TrainEngineChoice | undefined,
     cacheDir: values['cache-dir'],
     resume: values.resume,
     overwrite: values.overwrite,
@@ -212,7 +218,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
     const { train, refuseExistingRun } = await import('../train/train.js');
     // refuse at once, before the (slower) concept check
     await refuseExistingRun(config);
-    const concepts = values['no-concepts'] ? undefined : await conceptCheck(config, values.quiet, abort.signal);
+    // bad options are reported before the check runs the network; a resumed run was checked when it started
+    const resolved = resolveTrainConfig(config);
+    const concepts = values['no-concepts'] || values.resume ? undefined : await conceptCheck(resolved, values.quiet, abort.signal);
     const result = await train(config, { signal: abort.signal, onProgress }).catch((err: unknown) => {
       if (!isImgclsError(err, 'CANCELLED')) throw err;
       // the library's hint names the option; the command line gets the command to type

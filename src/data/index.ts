@@ -5,7 +5,6 @@ export * from './bmp.js';
 export * from './decode.js';
 export * from './preprocess.js';
 export * from './stream.js';
-export * from './tensor.js';
 export * from './hash.js';
 export * from './report.js';
 export * from './sample.js';

@@ -1,6 +1,7 @@
 import { ImgclsError, usageError } from '../errors.js';
 import { loadResizedRgb, normalizePixels, resolvePreprocessing } from './preprocess.js';
 import type { ImageBatch, ImageItem, Preprocessing, SkippedFile } from './types.js';
+import { createLimit } from '../util/limit.js';
 
 /** Options of streamBatches. */
 export interface StreamOptions {
@@ -14,22 +15,6 @@ export interface StreamOptions {
   prefetch?: number;
   /** Stops between batches with an ImgclsError CANCELLED. */
   signal?: AbortSignal;
-}
-
-/** A counting semaphore: at most `limit` tasks run at once, started in request order. */
-function createLimiter(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  return async <T>(task: () => Promise<T>): Promise<T> => {
-    if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
-    active++;
-    try {
-      return await task();
-    } finally {
-      active--;
-      waiting.shift()?.();
-    }
-  };
 }
 
 function positiveInteger(name: string, value: number): number {
@@ -63,7 +48,7 @@ export async function* streamBatches(
   const { signal } = options;
   const size = preprocessing.inputSize;
   const imageLength = size * size * 3;
-  const limit = createLimiter(concurrency);
+  const limit = createLimit(concurrency);
   const batchCount = Math.ceil(items.length / batchSize);
 
   const assemble = async (batchIndex: number): Promise<ImageBatch> => {

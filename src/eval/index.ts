@@ -6,3 +6,4 @@ export * from './decision.js';
 export * from './top-losses.js';
 export * from './evaluate.js';
 export * from './checkpoint-split.js';
+export * from './open-set.js';

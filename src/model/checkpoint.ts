@@ -39,6 +39,8 @@ export interface CheckpointTraining {
   optimizerSteps: number;
   /** Which engine produced the features. */
   engine?: string;
+  /** Which engine trained the weights ('js' for head mode, 'tfjs', 'libtorch 1.13.0'); checkpoints do not depend on it. */
+  trainEngine?: string;
 }
 
 /** Validation (and training) figures of the checkpoint's epoch. */

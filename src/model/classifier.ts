@@ -108,6 +108,9 @@ export async function loadClassifier(file: string, options: LoadClassifierOption
     head,
     predictBatch,
     predictBatchWithVerdict,
+    async pooledFeatures(batch: ImageBatch): Promise<Float32Array> {
+      return batch.count === 0 ? new Float32Array(0) : (await backboneOutputs(batch, false)).pooled;
+    },
     classify,
     ...(openSet ? { openSet: { method: openSet.method, threshold: openSet.threshold, storedImages: openSet.files.length, trainCount: openSet.trainCount } } : {}),
     async classifyWithVerdict(imageFile: string, options: { topK?: number; nearest?: number } = {}): Promise<Classification> {

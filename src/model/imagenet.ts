@@ -4,7 +4,6 @@ import path from 'node:path';
 import { initBackend } from '../backend/backend.js';
 import { usageError } from '../errors.js';
 import type { ImageBatch } from '../data/types.js';
-import { loadImage } from '../data/preprocess.js';
 import { loadPretrainedBackbone, pretrainedModelDir } from './pretrained.js';
 
 /** One ImageNet class and its probability. */
@@ -79,9 +78,4 @@ export async function imagenetTopK(pixels: Float32Array, k = 5): Promise<ImageNe
     k,
   );
   return predictions;
-}
-
-/** Decodes an image file (224 squash, [0, 1]) and returns its top-k ImageNet classes. */
-export async function classifyImageNetFile(file: string, k = 5): Promise<ImageNetPrediction[]> {
-  return imagenetTopK(await loadImage(file), k);
 }

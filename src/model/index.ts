@@ -10,3 +10,4 @@ export * from './checkpoint.js';
 export * from './classifier.js';
 export { headLogits, headProbabilities } from './dense-head.js';
 export * from './onnx/index.js';
+export * from './open-set.js';

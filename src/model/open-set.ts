@@ -148,6 +148,19 @@ export function quantile(values: ArrayLike<number>, q: number): number {
   return sorted[low] + (sorted[high] - sorted[low]) * (position - low);
 }
 
+/**
+ * The split-conformal threshold: the ⌈(n+1)·coverage⌉-th smallest of n calibration scores (the
+ * largest when that exceeds n), so that a new image from the same distribution passes with
+ * probability ≥ coverage (Vovk et al. 2005; Angelopoulos & Bates 2021). With few training images it
+ * is the largest leave-one-out score; from ~100 images on it is close to the plain quantile.
+ */
+export function conformalThreshold(scores: ArrayLike<number>, coverage: number): number {
+  const sorted = Array.from(scores).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const rank = Math.min(Math.ceil((sorted.length + 1) * coverage), sorted.length);
+  return sorted[Math.max(rank, 1) - 1];
+}
+
 function scaleOf(values: ArrayLike<number>): ScoreScale {
   const n = values.length;
   let mean = 0;
@@ -177,8 +190,8 @@ export interface BuildOpenSetOptions {
 
 /**
  * Calibrates the open-set score on training images (their pooled features, raw): the threshold is
- * the `percentile` quantile of their leave-one-out scores, so that about that share of
- * in-distribution images pass. Subsample first (openSetSubsample) when there are many.
+ * the conformal `percentile` quantile of their leave-one-out scores, so that at least that share of
+ * new in-distribution images pass. Subsample first (openSetSubsample) when there are many.
  */
 export function buildOpenSet(features: Float32Array, files: readonly string[], labels: readonly number[], options: BuildOpenSetOptions = {}): OpenSetData {
   const count = files.length;
@@ -200,7 +213,7 @@ export function buildOpenSet(features: Float32Array, files: readonly string[], l
   }
   return {
     method, k, percentile, dim,
-    threshold: quantile(scores, percentile),
+    threshold: conformalThreshold(scores, percentile),
     trainCount: options.trainCount ?? count,
     files: [...files],
     labels: [...labels],

@@ -61,7 +61,7 @@ export async function loadLocalGraphModel(dir: string): Promise<tf.GraphModel> {
 }
 
 /** A layer's weights as plain arrays, in the order `layer.setWeights` takes them. */
-interface LayerWeights {
+export interface LayerWeights {
   shapes: number[][];
   values: Float32Array[];
 }
@@ -131,6 +131,11 @@ function cachedPretrainedWeights(dir: string): Promise<Map<string, LayerWeights>
     cached.catch(() => weightCache.delete(dir));
   }
   return cached;
+}
+
+/** The ImageNet weights by layer name (`block2b_dwconv` → [kernel, bias] in TF.js layout), read once per process. */
+export function pretrainedLayerWeights(dir = pretrainedModelDir()): Promise<Map<string, LayerWeights>> {
+  return cachedPretrainedWeights(dir);
 }
 
 /**

@@ -86,6 +86,8 @@ export interface Classifier {
    * open-set data). Optional: classifiers built by loadClassifier have it.
    */
   predictBatchWithVerdict?(batch: ImageBatch, options?: { nearest?: number }): Promise<{ probabilities: Float32Array; verdicts?: OpenSetVerdict[] }>;
+  /** The [batch.count × inputDim] features that feed the head (pooled; after the trained blocks for top-k/full). Optional: loadClassifier's have it. */
+  pooledFeatures?(batch: ImageBatch): Promise<Float32Array>;
   /** What the checkpoint's open-set data holds; undefined when it has none (then no verdict can be given). */
   readonly openSet?: OpenSetSummary;
   /** The dense head, for class activation maps (explain) and export. */

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Evaluation } from '../eval/evaluate.js';
+import type { OpenSetEvaluation } from '../eval/open-set.js';
+import type { OpenSetSummary } from '../model/types.js';
 import { topLosses } from '../eval/top-losses.js';
 import type { HistoryPoint } from './history-figures.js';
 import { evaluationFigures, type NamedFigure } from './report-figures.js';
@@ -23,6 +25,10 @@ export interface HtmlReportOptions {
   maxImages?: number;
   /** Warnings shown above everything else, e.g. the leak warning when evaluation images are copies of training images. */
   warnings?: readonly string[];
+  /** The checkpoint's open-set calibration (undefined: it carries none, and the page says how to add it). */
+  openSetSummary?: OpenSetSummary;
+  /** Results on images that belong to no class (imgcls report --open-set), with thumbnails of the ones still called a class. */
+  openSet?: OpenSetEvaluation;
   /** Time stamp shown in the header. Default: none (the page is then a pure function of its inputs). */
   generatedAt?: Date;
 }
@@ -114,6 +120,7 @@ export function renderHtmlReport(evaluation: Evaluation, options: HtmlReportOpti
     confusionSection,
     curveSections.length > 0 ? `<h2>Curves (one class against the rest)</h2>${curveSections.join('')}` : '',
     historySection,
+    openSetSection(options),
     imagesSection,
     skippedSection,
   ].join('\n');
@@ -152,6 +159,45 @@ for (const { id, figure } of JSON.parse(document.getElementById('imgcls-figures'
 </body>
 </html>
 `;
+}
+
+/** The "Unlike the training data" section: the verdict's calibration, and open-set results when measured. */
+function openSetSection(options: HtmlReportOptions): string {
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  const summary = options.openSetSummary;
+  const parts = ['<h2>Unlike the training data (open-set verdict)</h2>'];
+  if (!summary) {
+    parts.push('<p class="note">This checkpoint carries no open-set data: every image gets a class, however unlike the training data it is. ' +
+      'Add it with <code>imgcls calibrate &lt;checkpoint&gt; &lt;dataset&gt;</code>.</p>');
+    return parts.join('');
+  }
+  parts.push(`<p>An image whose distance to the nearest of the ${summary.storedImages} stored training images (of ${summary.trainCount}) is above ` +
+    `<b>${summary.threshold.toFixed(4)}</b> is reported as unknown: its class is not to be trusted. ` +
+    'If such images should get a class, add varied examples of them to the class folders and retrain.</p>');
+  const result = options.openSet;
+  if (result) {
+    const names = Object.keys(result.calledAfter);
+    parts.push(`<ul class="summary"><li>${result.outCount} open-set images against ${result.inCount} evaluated images: AUROC <b>${result.auroc.toFixed(3)}</b>, ` +
+      `false-positive rate at 95% true-positive rate ${pct(result.fprAt95Tpr)}</li>` +
+      `<li>the stored threshold flags ${pct(result.outFlagged)} of the open-set images and ${pct(result.inFlagged)} of the evaluated ones</li>` +
+      (result.inCopies > 0.5 ? `<li class="note">${pct(result.inCopies)} of the evaluated images are copies of training images: these figures are optimistic</li>` : '') +
+      '</ul>');
+    parts.push('<table class="images"><thead><tr><th>called</th><th>probability alone</th><th>with the verdict</th></tr></thead><tbody>' +
+      names.map((name) => `<tr><td>${escapeHtml(name)}</td><td>${pct(result.calledBefore[name] ?? 0)}</td><td>${pct(result.calledAfter[name])}</td></tr>`).join('') +
+      '</tbody></table>');
+    const passed = result.images.filter((image) => !image.verdict.unfamiliar);
+    if (passed.length > 0) {
+      parts.push(`<h3>Open-set images that still get a class (${passed.length})</h3><table class="images"><thead><tr><th></th><th>file</th><th>called</th><th>p</th><th>score</th><th>nearest training image</th></tr></thead><tbody>` +
+        passed.map((image) => {
+          const thumbnail = options.thumbnails?.get(image.file);
+          const nearest = image.verdict.nearest[0];
+          return `<tr><td class="pictures">${thumbnail ? `<img alt="image" src="${dataUri(thumbnail)}">` : '<span class="missing">no preview</span>'}</td>` +
+            `<td><code>${escapeHtml(image.file)}</code></td><td>${escapeHtml(image.predicted)}</td><td>${image.probability.toFixed(3)}</td>` +
+            `<td>${image.verdict.score.toFixed(3)}</td><td>${nearest ? `${escapeHtml(nearest.className)} <code>${escapeHtml(nearest.file)}</code>` : ''}</td></tr>`;
+        }).join('\n') + '</tbody></table>');
+    }
+  }
+  return parts.join('');
 }
 
 /** A data: URI of PNG or JPEG bytes (sniffed from the magic number). */

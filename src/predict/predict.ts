@@ -1,7 +1,7 @@
 import { ImgclsError, usageError } from '../errors.js';
 import { streamBatches } from '../data/stream.js';
 import { IMAGE_EXTENSIONS } from '../data/scan.js';
-import type { Classifier, Prediction } from '../model/types.js';
+import type { Classifier, OpenSetVerdict, Prediction } from '../model/types.js';
 import { rankPredictions } from '../model/classifier.js';
 import { expandInputs } from './inputs.js';
 
@@ -14,6 +14,8 @@ export interface FilePrediction {
   probability: number;
   /** Every class (or the topK) with its probability, the predicted class first. */
   probabilities: Prediction[];
+  /** Whether the image is unlike the training data (when the checkpoint carries open-set data and the verdict was not turned off). */
+  openSet?: OpenSetVerdict;
 }
 
 /** A file that could not be classified, and why. */
@@ -42,6 +44,13 @@ export interface PredictOptions {
   prefetch?: number;
   /** How many classes each result lists. Default: all. */
   topK?: number;
+  /**
+   * Give each result the open-set verdict (openSet). Default: when the checkpoint carries open-set
+   * data; true with a checkpoint that has none throws OPEN_SET_MISSING; false skips it.
+   */
+  verdict?: boolean;
+  /** Nearest training images listed per verdict. Default 1. */
+  nearest?: number;
   onProgress?: (progress: PredictProgress) => void;
   signal?: AbortSignal;
 }
@@ -67,6 +76,8 @@ export async function* predict(
   const numClasses = spec.classNames.length;
   const topK = options.topK ?? numClasses;
   if (!(Number.isInteger(topK) && topK >= 1)) throw usageError(`topK must be a positive integer. Received: ${topK}`);
+  const withVerdict = options.verdict ?? classifier.openSet !== undefined;
+  if (withVerdict && (!classifier.openSet || !classifier.predictBatchWithVerdict)) throw openSetMissing(classifier);
   const files = await expandInputs(inputs);
   if (files.length === 0) {
     throw new ImgclsError(
@@ -84,13 +95,16 @@ export async function* predict(
     preprocessing: spec.preprocessing,
     signal: options.signal,
   })) {
-    const probabilities = batch.count > 0 ? await classifier.predictBatch(batch) : new Float32Array(0);
+    const { probabilities, verdicts } = batch.count === 0
+      ? { probabilities: new Float32Array(0), verdicts: undefined }
+      : withVerdict ? await classifier.predictBatchWithVerdict!(batch, { nearest: options.nearest ?? 1 }) : { probabilities: await classifier.predictBatch(batch), verdicts: undefined };
     // results keyed by file (a file named twice in one batch gets its results in turn)
     const byFile = new Map<string, PredictResult[]>();
     const add = (result: PredictResult) => byFile.set(result.file, [...(byFile.get(result.file) ?? []), result]);
     batch.files.forEach((file, i) => {
       const ranked = rankPredictions(probabilities.subarray(i * numClasses, (i + 1) * numClasses), spec, numClasses);
-      add({ file, predicted: ranked[0].className, probability: ranked[0].probability, probabilities: ranked.slice(0, topK) });
+      const verdict = verdicts?.[i];
+      add({ file, predicted: ranked[0].className, probability: ranked[0].probability, probabilities: ranked.slice(0, topK), ...(verdict ? { openSet: verdict } : {}) });
     });
     for (const skipped of batch.skipped) add({ file: skipped.file, error: skipped.reason });
     const chunk = files.slice(start, start + batchSize);
@@ -101,6 +115,12 @@ export async function* predict(
     }
     options.onProgress?.({ done: start, total: files.length });
   }
+}
+
+/** The OPEN_SET_MISSING error: a verdict was asked of a checkpoint without open-set data. */
+export function openSetMissing(classifier: Pick<Classifier, 'spec'>, file?: string): ImgclsError {
+  return new ImgclsError('this checkpoint carries no open-set data, so it cannot tell images unlike its training data', 'OPEN_SET_MISSING', file,
+    'Add it with "imgcls calibrate <checkpoint> <dataset>" (the dataset it was trained on), or run without the verdict (--no-verdict).');
 }
 
 /** All of predict's results as one array (convenient for a few files; use predict to stream many). */

@@ -5,6 +5,7 @@ import { resolvePreprocessing } from '../data/preprocess.js';
 import type { EngineChoice } from '../model/engine.js';
 import type { TrainMode } from '../model/types.js';
 import { defaultCacheDir } from '../util/cache-dirs.js';
+import { resolveTrainEngine, TRAIN_ENGINE_CHOICES, type TrainEngineChoice } from './engines/index.js';
 
 /** The optimizers train() knows; both follow PyTorch's update rules (L2 weight decay added to the gradient). */
 export type OptimizerName = 'sgd' | 'adam';
@@ -22,7 +23,7 @@ export interface TrainConfig {
   mode?: TrainMode;
   /** Passes over the training set. Default 10. */
   epochs?: number;
-  /** Images per optimizer step. Default 10 (the lesson's); 'full' mode is capped at 4 to fit the wasm heap. */
+  /** Images per optimizer step. Default 10 (the lesson's); 'full' mode on TF.js is capped at 4 to fit the wasm heap. */
   batchSize?: number;
   /** Default 0.001. */
   learningRate?: number;
@@ -62,8 +63,13 @@ export interface TrainConfig {
   preprocessing?: Partial<Preprocessing>;
   /** Backbone engine for feature extraction. Default 'auto' (ONNX Runtime when it loads, else TF.js). */
   engine?: EngineChoice;
-  /** Feature cache folder. Default $IMGCLS_CACHE, else <parent of outDir>/.imgcls-cache. */
+  /** Feature cache folder. Default $IMGCLS_CACHE/features, else <parent of outDir>/.imgcls-cache. */
   cacheDir?: string;
+  /**
+   * Engine that trains 'top-k' and 'full': 'libtorch' (native addon, `npm run build:native`) or 'tfjs' (wasm).
+   * Default 'auto': $IMGCLS_TRAIN_ENGINE, else libtorch when its addon loads, else TF.js.
+   */
+  trainEngine?: TrainEngineChoice;
 }
 
 /** A TrainConfig with every default filled in and every value checked. */
@@ -90,6 +96,7 @@ export interface ResolvedTrainConfig {
   preprocessing: Preprocessing;
   engine: EngineChoice;
   cacheDir: string;
+  trainEngine: TrainEngineChoice;
 }
 
 /** The largest batch 'full' mode uses: a wasm training step needs ~0.7 GiB per image of the 4 GiB heap. */
@@ -127,10 +134,13 @@ export function resolveTrainConfig(config: TrainConfig): ResolvedTrainConfig {
   if (typeof config?.data !== 'string' || config.data === '') throw usageError(`data must be a dataset folder. Received: ${config?.data}`);
   if (typeof config.outDir !== 'string' || config.outDir === '') throw usageError(`outDir must be a folder path. Received: ${config.outDir}`);
   const mode = oneOf('mode', config.mode ?? 'head', MODES);
-  const batchSize = integerIn('batchSize', config.batchSize ?? (mode === 'full' ? FULL_MODE_MAX_BATCH : 10), 1, 4096);
-  if (mode === 'full' && batchSize > FULL_MODE_MAX_BATCH) {
+  const trainEngine = oneOf('trainEngine', config.trainEngine ?? 'auto', TRAIN_ENGINE_CHOICES);
+  // the wasm heap caps 'full' on TF.js; libtorch takes the lesson's batch
+  const onTfjs = mode === 'full' && resolveTrainEngine(trainEngine).engine === 'tfjs';
+  const batchSize = integerIn('batchSize', config.batchSize ?? (onTfjs ? FULL_MODE_MAX_BATCH : 10), 1, 4096);
+  if (onTfjs && batchSize > FULL_MODE_MAX_BATCH) {
     throw usageError(`batchSize ${batchSize} is too large for 'full' mode (at most ${FULL_MODE_MAX_BATCH})`,
-      "A full-network training step on TF.js wasm needs ~0.7 GiB per image; use --batch-size 4, or 'head'/'top-k' mode.");
+      "A full-network training step on TF.js wasm needs ~0.7 GiB per image; use --batch-size 4, 'head'/'top-k' mode, or the libtorch engine (npm run build:native).");
   }
   const outDir = path.resolve(config.outDir);
   return {
@@ -156,5 +166,6 @@ export function resolveTrainConfig(config: TrainConfig): ResolvedTrainConfig {
     preprocessing: resolvePreprocessing({ ...DEFAULT_PREPROCESSING, ...config.preprocessing }),
     engine: oneOf('engine', config.engine ?? 'auto', ENGINES),
     cacheDir: config.cacheDir ? path.resolve(config.cacheDir) : defaultCacheDir(outDir),
+    trainEngine,
   };
 }

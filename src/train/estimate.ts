@@ -21,6 +21,10 @@ export const COST_PER_IMAGE_MS = Object.freeze({
   decode: 15,
   /** Loading the engine once. */
   engineLoadMs: 1500,
+  /** The libtorch engine (backend 'libtorch'), FACTS.md: full training ~25 img/s at batch 8–10, forward ~100 img/s. */
+  trainFullTorch: 40,
+  trainTopKTorch: 4,
+  forwardTorch: 10,
 });
 
 /** How much slower TF.js training and forward passes are on the pure-JS cpu backend than on wasm (FACTS.md: 0.5 vs 13 img/s forward, 584 s per b8 step). */
@@ -38,21 +42,25 @@ export function estimateTrainingMs(
     epochs: number;
     engine: EngineChoice;
     inputSize?: number;
+    /** The TF.js backend that trains top-k/full ('wasm', 'cpu'), or 'libtorch' for the native engine. */
     backend?: string;
   },
 ): number {
   // network cost grows with the pixel count; the costs above are for 224 × 224 on wasm
   const scale = ((work.inputSize ?? 224) / 224) ** 2 * (work.backend === 'cpu' ? CPU_BACKEND_SLOWDOWN.train : 1);
+  const torch = work.backend === 'libtorch';
   const forward = (work.engine === 'tfjs' ? COST_PER_IMAGE_MS.forwardWasm : COST_PER_IMAGE_MS.forwardOnnx) * scale;
   const once = COST_PER_IMAGE_MS.engineLoadMs + work.images * (COST_PER_IMAGE_MS.decode + forward);
   if (mode === 'head') return once;
   // an epoch trains each training image once (one of its cached views), then validates: not every view, not the validation images
   if (mode === 'top-k') {
-    const perEpoch = (work.trainImages ?? work.images) * COST_PER_IMAGE_MS.trainTopKWasm + (work.validImages ?? 0) * COST_PER_IMAGE_MS.validTopKWasm;
+    const perEpoch = (work.trainImages ?? work.images) * (torch ? COST_PER_IMAGE_MS.trainTopKTorch : COST_PER_IMAGE_MS.trainTopKWasm) + (work.validImages ?? 0) * (torch ? COST_PER_IMAGE_MS.trainTopKTorch / 3 : COST_PER_IMAGE_MS.validTopKWasm);
     return once + work.epochs * perEpoch * scale;
   }
   // full: images decoded once (cached), then every epoch trains the whole network and validates on wasm
   const valid = work.validImages ?? 0;
   return COST_PER_IMAGE_MS.engineLoadMs + work.images * COST_PER_IMAGE_MS.decode +
-    work.epochs * scale * (work.images * COST_PER_IMAGE_MS.trainFullWasm + valid * COST_PER_IMAGE_MS.forwardWasm);
+    work.epochs * scale * (torch
+      ? work.images * COST_PER_IMAGE_MS.trainFullTorch + valid * COST_PER_IMAGE_MS.forwardTorch
+      : work.images * COST_PER_IMAGE_MS.trainFullWasm + valid * COST_PER_IMAGE_MS.forwardWasm);
 }

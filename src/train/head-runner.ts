@@ -19,6 +19,10 @@ export interface ModeRunner {
   head(): DenseHead;
   readonly optimizerSteps: number;
   dispose(): void;
+  /** Which engine trains ('js', 'tfjs', 'libtorch <version>'); set by createModeRunner. */
+  engine?: string;
+  /** Why 'auto' did not pick the fastest engine (a notice for the user). */
+  engineNote?: string;
 }
 
 /** Optimizer state entries in a checkpoint are named 'optimizer/<param>/<buffer>'. */

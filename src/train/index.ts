@@ -4,3 +4,4 @@ export * from './train.js';
 export * from './history.js';
 export { estimateTrainingMs } from './estimate.js';
 export { featureKey, BACKBONE_ID } from './features.js';
+export { calibrateCheckpoint, DEFAULT_OPEN_SET_METHOD, type CalibrateOptions, type OpenSetCalibration } from './open-set.js';

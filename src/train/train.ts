@@ -20,7 +20,8 @@ import {
 import { resolveTrainConfig, type ResolvedTrainConfig, type TrainConfig } from './config.js';
 import { computeFeatures, featureKey, IMAGE_OUTPUT, type FeatureJob, type FeatureSet } from './features.js';
 import { computeClassWeights } from '../model/dense-head.js';
-import { createHeadRunner, type ModeRunner } from './head-runner.js';
+import type { ModeRunner } from './head-runner.js';
+import { createModeRunner, resolveTrainEngine } from './engines/index.js';
 import { appendHistory, truncateHistory, type EpochRecord, type StepRecord } from './history.js';
 import { mapLimit } from '../util/limit.js';
 import { randomStream, shuffledIndices } from '../util/random.js';
@@ -85,6 +86,8 @@ export interface TrainResult {
   messages: string[];
   /** Engine name, or null when every feature came from the cache. */
   engine: string | null;
+  /** The engine that trained ('js' for head mode, 'tfjs', 'libtorch <version>'). */
+  trainEngine: string;
   cache: { dir: string; hits: number; computed: number };
   timings: { featuresMs: number; trainMs: number; totalMs: number };
 }
@@ -261,7 +264,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     const runner = await buildRunner(run, features, spec.classNames.length, resumeFrom);
     const outcome = await runEpochs(run, folder, data, features, spec, runner, resumeFrom);
     await calibrateOpenSet(run, folder, data, features);
-    return finish(run, folder, data, features, spec, startEpoch, resumeFrom, outcome);
+    return { ...finish(run, folder, data, features, spec, startEpoch, resumeFrom, outcome), trainEngine: runner.engine ?? 'js' };
   } catch (err) {
     if (createdDir && !(await hasCheckpoint(folder.checkpointDir))) await fs.rm(createdDir, { recursive: true, force: true });
     throw err;
@@ -394,12 +397,13 @@ async function announceEstimates(run: Run, data: RunData): Promise<void> {
   const resolved = run.config;
   const { trainItems, validItems } = data;
   // features are computed once (cached); full mode would train the whole network on every image every epoch
-  // TF.js trains top-k and full: their estimate depends on its backend (head mode does not load it for this)
-  const backend = resolved.mode === 'head' ? 'wasm' : await (await import('../backend/backend.js')).initBackend();
+  // top-k and full train on libtorch or TF.js: their estimate depends on which (head mode does not load either for this)
+  const onTorch = resolved.mode !== 'head' && resolveTrainEngine(resolved.trainEngine).engine === 'libtorch';
+  const backend = resolved.mode === 'head' ? 'wasm' : onTorch ? 'libtorch' : await (await import('../backend/backend.js')).initBackend();
   const work = { images: trainItems.length * (1 + resolved.augmentViews) + validItems.length, epochs: resolved.epochs, engine: resolved.engine, inputSize: resolved.preprocessing.inputSize, backend };
   const estimates = { head: estimateTrainingMs('head', work), 'top-k': estimateTrainingMs('top-k', { ...work, trainImages: trainItems.length, validImages: validItems.length }), full: estimateTrainingMs('full', { ...work, images: trainItems.length, validImages: validItems.length }) };
   const fastest = (Object.keys(estimates) as (keyof typeof estimates)[]).sort((a, b) => estimates[a] - estimates[b])[0];
-  run.say(`estimated time on this machine: head ≈ ${formatDuration(estimates.head)}, top-k ≈ ${formatDuration(estimates['top-k'])}, full ≈ ${formatDuration(estimates.full)} (TF.js ${backend}); ` +
+  run.say(`estimated time on this machine: head ≈ ${formatDuration(estimates.head)}, top-k ≈ ${formatDuration(estimates['top-k'])}, full ≈ ${formatDuration(estimates.full)} (${backend === 'libtorch' ? 'top-k/full on libtorch' : `TF.js ${backend}`}); ` +
     `${fastest} is the fastest, ${resolved.mode} is running`);
 }
 
@@ -477,9 +481,9 @@ async function buildRunner(run: Run, features: RunFeatures, numClasses: number, 
     run.say(`classes are imbalanced (${counts.join(' / ')} training images); consider classWeights 'balanced'`);
   }
   const restored = resumeFrom ? { head: checkpointHead(resumeFrom), weights: resumeFrom.weights, steps: resumeFrom.training.optimizerSteps } : undefined;
-  return resolved.mode !== 'head'
-    ? (await import('./top-k.js')).createTopKRunner(resolved, { numClasses, classWeights, resumeFrom: restored })
-    : createHeadRunner(resolved, { inputDim: features.inputDim, numClasses, classWeights, resumeFrom: restored });
+  const runner = await createModeRunner(resolved, { inputDim: features.inputDim, numClasses, classWeights, resumeFrom: restored });
+  if (runner.engineNote) run.say(`${resolved.mode} trains on TF.js: ${runner.engineNote}`);
+  return runner;
 }
 
 /** Step 7: the epochs after the start epoch; each one trains, validates, writes history and checkpoints. Disposes the runner. */
@@ -598,6 +602,7 @@ async function saveEpoch(
     best: best && { epoch: best.epoch, val_accuracy: best.accuracy, val_loss: best.loss },
     optimizerSteps: runner.optimizerSteps,
     engine: features.engineName ?? resumeFrom?.training.engine,
+    trainEngine: runner.engine,
   };
   const weights = runner.weights();
   // last.imgcls is written last: it is what --resume reads, so everything it claims already exists
@@ -622,7 +627,7 @@ async function calibrateOpenSet(run: Run, folder: RunFolder, data: RunData, feat
 /** Step 9: the run is done; what it wrote and measured. */
 function finish(
   run: Run, folder: RunFolder, data: RunData, features: RunFeatures, spec: ModelSpec, startEpoch: number, resumeFrom: Checkpoint | undefined, outcome: EpochsOutcome,
-): TrainResult {
+): Omit<TrainResult, 'trainEngine'> {
   const resolved = run.config;
   run.notify({ phase: 'done', epoch: resolved.epochs, epochs: resolved.epochs, step: 0, steps: 0 });
   return {

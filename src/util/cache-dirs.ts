@@ -9,12 +9,27 @@ function packageRoot(): string {
   return dir;
 }
 
-/** Where generated files are cached: IMGCLS_CACHE, else `<package root>/node_modules/.cache/imgcls`. */
-export function imgclsCacheDir(): string {
-  return process.env.IMGCLS_CACHE || path.join(packageRoot(), 'node_modules', '.cache', 'imgcls');
+/**
+ * `IMGCLS_CACHE` names one thing: the root of every imgcls cache. Under it, each cache has its own
+ * folder: `models/` (generated model files, the backbone's ONNX export) and `features/` (backbone
+ * outputs of training images). Unset, each cache keeps its own default place.
+ */
+export const CACHE_ROOT_ENV = 'IMGCLS_CACHE';
+
+/** The root named by $IMGCLS_CACHE (resolved), or undefined when it is unset or empty. */
+export function cacheRoot(): string | undefined {
+  const root = process.env[CACHE_ROOT_ENV];
+  return root ? path.resolve(root) : undefined;
 }
 
-/** The default feature cache folder for a run folder: $IMGCLS_CACHE, else <parent of outDir>/.imgcls-cache. */
+/** Where generated model files are cached: $IMGCLS_CACHE/models, else `<package root>/node_modules/.cache/imgcls`. */
+export function imgclsCacheDir(): string {
+  const root = cacheRoot();
+  return root ? path.join(root, 'models') : path.join(packageRoot(), 'node_modules', '.cache', 'imgcls');
+}
+
+/** The default feature cache folder for a run folder: $IMGCLS_CACHE/features, else <parent of outDir>/.imgcls-cache. */
 export function defaultCacheDir(outDir: string): string {
-  return process.env.IMGCLS_CACHE ? path.resolve(process.env.IMGCLS_CACHE) : path.join(path.dirname(path.resolve(outDir)), '.imgcls-cache');
+  const root = cacheRoot();
+  return root ? path.join(root, 'features') : path.join(path.dirname(path.resolve(outDir)), '.imgcls-cache');
 }

@@ -57,10 +57,11 @@ test('imgcls predict --json and --csv carry the same rows', async () => {
   const csv = await imgcls(['predict', run.checkpoint, mixed.folder, '--csv']);
   assert.equal(csv.code, 0, csv.stderr);
   const lines = csv.stdout.trimEnd().split('\n');
-  assert.equal(lines[0], 'file,predicted,probability,logo,others,error');
+  // the run's checkpoint carries open-set data (train calibrates it): the verdict columns follow the classes
+  assert.equal(lines[0], 'file,predicted,probability,logo,others,unfamiliar,score,threshold,nearest,nearest_class,error');
   assert.equal(lines.length, 1 + mixed.files.length);
-  assert.match(lines[1], /^.*a-logo\.jpg,(logo|others),[01]\.\d{6},[01]\.\d{6},[01]\.\d{6},$/);
-  assert.match(lines[2], /c-truncated\.jpg,,,,,IMAGE_TRUNCATED/);
+  assert.match(lines[1], /^.*a-logo\.jpg,(logo|others|unknown),[01]\.\d{6},[01]\.\d{6},[01]\.\d{6},(true|false),\d+\.\d{6},\d+\.\d{6},[^,]+,(logo|others),$/);
+  assert.match(lines[2], /c-truncated\.jpg,,,,,,,,,,IMAGE_TRUNCATED/);
 });
 
 test('imgcls predict exits 1 only when nothing could be classified, still printing a row per file', async () => {

@@ -9,6 +9,7 @@ import { formatProgress } from '../../src/cli/train.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const CLI = path.join(repoRoot, 'bin', 'imgcls.js');
+const LESSON_DATA = path.resolve(repoRoot, '../shared/lesson-data');
 const run = (...args: string[]) => spawnSync(process.execPath, [CLI, 'train', ...args], { encoding: 'utf8' });
 
 describe('imgcls train (CLI)', () => {
@@ -37,6 +38,26 @@ describe('imgcls train (CLI)', () => {
       assert.match(result.stderr, /dataset folder not found/);
       assert.match(result.stderr, /file: .*nope/);
       assert.match(result.stderr, /hint: /);
+    } finally {
+      await fs.rm(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('shows the narrow-class check before training (NARROW others on the lesson data); --no-concepts skips it', async () => {
+    const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'imgcls-cli-'));
+    try {
+      const common = ['--epochs', '1', '--cache-dir', path.join(tmp, 'cache'), '--json'];
+      const checked = run(LESSON_DATA, '--out', path.join(tmp, 'run'), ...common);
+      assert.equal(checked.status, 0, checked.stderr);
+      assert.match(checked.stderr, /ImageNet concepts per class[\s\S]*others\s+10 images/);
+      assert.match(checked.stderr, /! NARROW others: \d+\/10 images are ImageNet cat classes .*'cat vs\. not cat'/);
+      assert.doesNotMatch(checked.stderr, /NARROW logo/);
+      assert.ok(checked.stderr.indexOf('NARROW') < checked.stderr.indexOf('epoch 1/1'), 'the check comes before training');
+      assert.equal(JSON.parse(checked.stdout).concepts.classes.find((c: { className: string }) => c.className === 'others').narrow, 'concept');
+      const skipped = run(LESSON_DATA, '--out', path.join(tmp, 'run2'), '--no-concepts', ...common);
+      assert.equal(skipped.status, 0, skipped.stderr);
+      assert.doesNotMatch(skipped.stderr, /NARROW|ImageNet concepts/);
+      assert.equal(JSON.parse(skipped.stdout).concepts, undefined);
     } finally {
       await fs.rm(tmp, { recursive: true, force: true });
     }

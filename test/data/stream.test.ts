@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import {
-  batchToTensor,
   isImgclsError,
   loadImage,
   scanDataset,
@@ -148,24 +146,5 @@ describe('streamBatches', () => {
     assert.equal(decoded, 9);
     assert.deepEqual(skipped, ['broken.jpg', 'zero.png']);
     assert.equal(decoded + skipped.length, items.length);
-  });
-});
-
-describe('batchToTensor', () => {
-  test('gives an NHWC float32 tensor with the batch values and leaks nothing once disposed', async () => {
-    await tf.setBackend('cpu');
-    const files = await Promise.all([0, 1].map((i) => indexedImage(`tensor/${i}.png`, i + 2)));
-    const [batch] = await collect(files, { preprocessing: { inputSize: 16 } });
-    const before = tf.memory().numTensors;
-    const tensor = batchToTensor(batch);
-    assert.deepEqual(tensor.shape, [2, 16, 16, 3]);
-    assert.equal(tensor.dtype, 'float32');
-    assert.deepEqual(await tensor.data(), batch.data);
-    tensor.dispose();
-    assert.equal(tf.memory().numTensors, before);
-    const empty = batchToTensor({ ...batch, count: 0, data: new Float32Array(0), files: [], labels: [] });
-    assert.deepEqual(empty.shape, [0, 16, 16, 3]);
-    empty.dispose();
-    assert.equal(tf.memory().numTensors, before);
   });
 });

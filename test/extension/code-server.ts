@@ -81,7 +81,7 @@ export async function installExtension(vsix: string, dirs: { extensionsDir: stri
  * Starts code-server on a free port with temp settings (startup editor off) and waits for /healthz. With
  * `vsix`, first installs that package into the fresh extensions folder (failing when code-server refuses it).
  */
-export async function startCodeServer(options: { logFile: string; userSettings?: Record<string, unknown>; vsix?: string }): Promise<CodeServer> {
+export async function startCodeServer(options: { logFile: string; userSettings?: Record<string, unknown>; vsix?: string; workspaceTrust?: boolean }): Promise<CodeServer> {
   const home = await fs.mkdtemp(path.join(os.tmpdir(), 'imgcls-code-server-'));
   const port = await freePort();
   const userDataDir = path.join(home, 'user-data');
@@ -92,7 +92,9 @@ export async function startCodeServer(options: { logFile: string; userSettings?:
     'workbench.startupEditor': 'none',
     'workbench.tips.enabled': false,
     'workbench.enableExperiments': false,
-    'security.workspace.trust.enabled': false,
+    'security.workspace.trust.enabled': options.workspaceTrust === true,
+    // with trust on, folders open in Restricted Mode without asking
+    ...(options.workspaceTrust ? { 'security.workspace.trust.startupPrompt': 'never', 'security.workspace.trust.untrustedFiles': 'open' } : {}),
     'window.restoreWindows': 'none',
     'telemetry.telemetryLevel': 'off',
     'extensions.autoCheckUpdates': false,
@@ -119,7 +121,7 @@ export async function startCodeServer(options: { logFile: string; userSettings?:
   const child: ChildProcess = spawn(
     CODE_SERVER,
     ['--config', config, '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir,
-      '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override'],
+      '--disable-telemetry', '--disable-update-check', ...(options.workspaceTrust ? [] : ['--disable-workspace-trust']), '--disable-getting-started-override'],
     { env: { ...process.env, VSCODE_PROXY_URI: '' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
   child.stdout?.pipe(log);

@@ -3,7 +3,7 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { train, writeSampleDataset } from '../../src/index.js';
+import { loadClassifier, train, writeSampleDataset } from '../../src/index.js';
 
 /** What the tests need to know about the workspace. */
 export interface TestWorkspace {
@@ -12,6 +12,10 @@ export interface TestWorkspace {
   checkpoint: string;
   /** The finished run of the setup's training (has history.jsonl). */
   seedRun: string;
+  /** A chart in charts/ (truly "others": anything but the logo) that the seed model calls "logo". */
+  wrongChart: string;
+  /** The validation image copied into train (a leak the data report finds). */
+  leak: { valid: string; train: string };
   cleanup(): Promise<void>;
 }
 
@@ -49,9 +53,36 @@ export async function createTestWorkspace(): Promise<TestWorkspace> {
   }
   // a JPEG header followed by garbage: decoding must fail with a readable error
   await fs.writeFile(path.join(images, 'corrupt.jpg'), Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(64, 0x5a)]));
+  // a leak: a validation image copied into train
+  const validLogo = (await fs.readdir(path.join(dataset, 'val', 'logo'))).sort()[1];
+  const leak = { valid: path.join(dataset, 'val', 'logo', validLogo), train: path.join(dataset, 'train', 'logo', 'leak-copy.jpg') };
+  await fs.copyFile(leak.valid, leak.train);
+  // charts: "others" (not the logo), but the sample's others class has none, so the model is unsure about them
+  const pool = path.join(dir, '.pool');
+  await writeSampleDataset(pool, { imagesPerClass: 6, seed: 7, numClasses: 3 });
+  const charts = path.join(dir, 'charts');
+  await fs.mkdir(charts);
+  const chartFiles = (await fs.readdir(path.join(pool, 'train', 'chart'))).sort();
+  for (const [i, name] of chartFiles.entries()) await fs.copyFile(path.join(pool, 'train', 'chart', name), path.join(charts, `chart-${i + 1}.jpg`));
+  await fs.rm(pool, { recursive: true, force: true });
   const seedRun = path.join(dir, 'runs', 'seed');
   const result = await train({ data: dataset, outDir: seedRun, mode: 'head', epochs: 3, batchSize: 4 });
   const checkpoint = result.checkpoints.best;
+  // the fix-the-data test needs an image the model gets wrong: the first chart it calls "logo"
+  const classifier = await loadClassifier(checkpoint);
+  let wrongChart: string | undefined;
+  try {
+    for (const name of (await fs.readdir(charts)).sort()) {
+      const [top] = await classifier.classify(path.join(charts, name));
+      if (top.className !== 'others') {
+        wrongChart = path.join(charts, name);
+        break;
+      }
+    }
+  } finally {
+    await classifier.dispose();
+  }
+  if (!wrongChart) throw new Error(`the seed model classifies every chart in ${charts} as "others": the fix-the-data test has no wrong image to fix`);
   await fs.mkdir(path.join(dir, 'notebooks'));
   await fs.writeFile(path.join(dir, 'notebooks', 'image-classification.ipynb'), lessonNotebook());
   await fs.mkdir(path.join(dir, '.vscode'));
@@ -62,6 +93,6 @@ export async function createTestWorkspace(): Promise<TestWorkspace> {
     'imgcls.epochs': 2,
     'imgcls.batchSize': 4,
   }, null, 2));
-  await fs.writeFile(path.join(dir, 'expected.json'), JSON.stringify({ classNames }));
-  return { dir, classNames, checkpoint, seedRun, cleanup: () => fs.rm(dir, { recursive: true, force: true }) };
+  await fs.writeFile(path.join(dir, 'expected.json'), JSON.stringify({ classNames, wrongChart, leak }));
+  return { dir, classNames, checkpoint, seedRun, wrongChart, leak, cleanup: () => fs.rm(dir, { recursive: true, force: true }) };
 }

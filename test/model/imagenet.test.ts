@@ -6,9 +6,10 @@ import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { initBackend } from '../../src/backend/backend.js';
 import { isImgclsError } from '../../src/errors.js';
+import { loadImage } from '../../src/data/preprocess.js';
+import { DEFAULT_PREPROCESSING } from '../../src/data/types.js';
 import {
   classifyImageNet,
-  classifyImageNetFile,
   disposeImageNetModel,
   imagenetLabels,
   imagenetTopK,
@@ -58,8 +59,8 @@ test('classifyImageNet classifies each image of a batch', async () => {
   assert.ok(results.every((r) => r.length === 3));
 });
 
-test('classifyImageNetFile decodes the file with the data stage and names the class', async () => {
-  const [top] = await classifyImageNetFile(path.join(packageDir, 'car.jpg'), 1);
+test("a file decoded by the data stage with the default preprocessing (the lesson's path) names the class", async () => {
+  const [top] = await imagenetTopK(await loadImage(path.join(packageDir, 'car.jpg'), DEFAULT_PREPROCESSING), 1);
   assert.match(top.className, /sports car/);
 });
 

@@ -17,8 +17,9 @@ let cache: string;
 before(async () => {
   ({ dir, cleanup } = await tempDir('imgcls-infer-'));
   run = await trainSampleRun(dir);
-  cache = path.join(dir, 'onnx-cache');
-  await ensureBackboneOnnx(cache); // the one step that needs TF.js; a user's first Classify after install does it once
+  cache = path.join(dir, 'imgcls-cache');
+  // the one step that needs TF.js (once per machine; the VS Code extension ships its export): into $IMGCLS_CACHE/models
+  await ensureBackboneOnnx(path.join(cache, 'models'));
 }, { timeout: 600_000 });
 after(async () => cleanup());
 

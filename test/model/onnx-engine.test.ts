@@ -55,7 +55,9 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 
 before(async () => {
   await initBackend();
-  cacheDir = await fs.mkdtemp(path.join(os.tmpdir(), 'imgcls-onnx-cache-'));
+  // the models folder under an IMGCLS_CACHE root, so the createBackboneEngine test reuses this export
+  cacheDir = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'imgcls-onnx-cache-')), 'models');
+  await fs.mkdir(cacheDir);
   onnxEngine = await createOnnxEngine({ cacheDir });
   tfjsEngine = await createTfjsEngine();
 });
@@ -63,7 +65,7 @@ before(async () => {
 after(async () => {
   await onnxEngine?.dispose();
   await tfjsEngine?.dispose();
-  await fs.rm(cacheDir, { recursive: true, force: true });
+  await fs.rm(path.dirname(cacheDir), { recursive: true, force: true });
 });
 
 test('pretrained backbone: ONNX Runtime and TF.js agree within 1e-4 on real images (pooled, feature map, block boundary)', async (t) => {
@@ -250,7 +252,7 @@ test('worker-thread and in-thread runs give the same features; a worker run leav
 
 test('createBackboneEngine: auto picks ONNX Runtime, tfjs is TF.js, and auto falls back to TF.js with a reason', async () => {
   const saved = process.env.IMGCLS_CACHE;
-  process.env.IMGCLS_CACHE = cacheDir;
+  process.env.IMGCLS_CACHE = path.dirname(cacheDir);
   const blocker = path.join(cacheDir, 'not-a-folder');
   try {
     const auto = await createBackboneEngine('auto');

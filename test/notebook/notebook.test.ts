@@ -88,6 +88,11 @@ function lessonOutputProblems(executed: Notebook): string[] {
   const pngs = outputs.filter((output) => typeof output.data?.['image/png'] === 'string');
   const problems: string[] = [];
   if (!text.includes(REPORT_TEXT)) problems.push(`no dataset report text ("${REPORT_TEXT}") in any output`);
+  // the open-set section's narrow-class check (on the lesson data when it is there, else on the sample)
+  const concepts = executed.cells.find((cell) => cell.id === 'open-set-concepts');
+  if (!(concepts?.outputs ?? []).some((output) => /ImageNet concepts per class[\s\S]*spread \d\.\d{3}/.test(textOf(output.text)))) {
+    problems.push('no narrow-class table (ImageNet concepts per class) in the open-set section');
+  }
   if (plotly.length < 3) problems.push(`${plotly.length} plotly figures (${PLOTLY_MIME}), expected at least 3`);
   if (pngs.length < 1) problems.push('no image/png output');
   // the four-class run (section 7): its per-class report and its confusion matrix
@@ -147,7 +152,7 @@ for (const lang of ['en', 'zh-CN']) {
 
 test('the output check fails on a notebook without outputs (the unexecuted lesson)', () => {
   const problems = lessonOutputProblems(lesson);
-  assert.equal(problems.length, 8, problems.join('\n'));
+  assert.equal(problems.length, 9, problems.join('\n'));
 });
 
 test('a cell calling an undefined function makes the execution check fail, naming that cell', async () => {

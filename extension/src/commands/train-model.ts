@@ -6,6 +6,7 @@ import { outputFolder, readSettings, resolvePath, workspaceRoot } from '../commo
 import type { TrainJob, TrainProgressMessage, TrainResult } from '../worker/protocol.js';
 import { refreshTrainingPlots, showTrainingPlots } from './show-training-plots.js';
 import { setSelectedModel } from './select-model.js';
+import { formatDuration } from '../../../src/util/duration.js';
 
 let running = false;
 
@@ -48,11 +49,6 @@ export function describeProgress(progress: TrainProgressMessage): string {
   if (typeof progress.etaMs === 'number' && Number.isFinite(progress.etaMs)) parts.push(vscode.l10n.t('ETA {0}', formatDuration(progress.etaMs)));
   if (parts.length === 0 && progress.phase) parts.push(String(progress.phase));
   return parts.join(' · ');
-}
-
-function formatDuration(ms: number): string {
-  const seconds = Math.max(0, Math.round(ms / 1000));
-  return seconds >= 60 ? `${Math.floor(seconds / 60)} min ${seconds % 60} s` : `${seconds} s`;
 }
 
 /** Trains on a dataset folder in the training worker, with progress, Cancel and the live plots panel. */

@@ -146,6 +146,11 @@ export class DatasetView implements vscode.TreeDataProvider<Node>, vscode.Dispos
     return this.roots.flatMap((node) => (node.kind === 'class' ? [{ className: node.className, counts: node.counts }] : []));
   }
 
+  /** The files that carry Problems (for tests). */
+  problemFiles(): string[] {
+    return [...this.findings.keys()].sort();
+  }
+
   getChildren(node?: Node): Node[] {
     if (!node) return this.roots;
     if (node.kind === 'class') return node.files.map((file) => ({ kind: 'file' as const, file, split: path.basename(path.dirname(path.dirname(file))) }));

@@ -73,10 +73,17 @@ export class MlWorker implements vscode.Disposable {
     return this.request((id) => ({ type: 'historyFigures', id, file })) as Promise<{ loss: unknown; accuracy: unknown }>;
   }
 
-  /** True once the worker thread exists (for the timings of the first Classify). */
+  /** True while the worker thread exists (for the timings of the first Classify). */
   get started(): boolean {
     return this.worker !== undefined;
   }
+
+  /** True once a worker thread was ever started (an untrusted workspace must start none). */
+  get everStarted(): boolean {
+    return this.startedOnce;
+  }
+
+  private startedOnce = false;
 
   /** Evaluates a checkpoint on a dataset folder. */
   evaluate(checkpoint: string, dataDir: string, signal?: AbortSignal): Promise<EvaluateResult> {
@@ -109,6 +116,7 @@ export class MlWorker implements vscode.Disposable {
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
     const worker = new Worker(path.join(this.extensionPath, 'extension', 'dist', 'ml-worker.mjs'));
+    this.startedOnce = true;
     worker.on('message', (message: FromWorker) => this.onMessage(message));
     worker.on('error', (err) => {
       this.log(`worker error: ${err.stack ?? err.message}`);

@@ -3,7 +3,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EFFICIENTNET_B0_NUM_BLOCKS, topKBoundary } from '../efficientnet-blocks.js';
-import { pretrainedWeightsSource } from '../pretrained-source.js';
+import { pretrainedModelDir, pretrainedWeightsSource } from '../pretrained-source.js';
 import { ONNX_EXPORTER_VERSION } from './version.js';
 import { encodeOnnxModel } from './schema.js';
 import { DEFAULT_PREPROCESSING } from '../../data/types.js';
@@ -48,10 +48,24 @@ async function removeStaleExports(cacheDir: string, inputSize: number, keep: str
   }
 }
 
+/** Folder name, beside the shipped weights, of a backbone ONNX exported at packaging time (the VS Code extension ships one). */
+export const SHIPPED_BACKBONE_DIR = 'efficientnet-b0-onnx';
+
+/** The backbone ONNX shipped beside the weights under this exact name, if any (read-only; never written at run time). */
+function shippedBackboneOnnx(name: string): string | undefined {
+  try {
+    const file = path.join(path.dirname(pretrainedModelDir()), SHIPPED_BACKBONE_DIR, name);
+    return existsSync(file) ? file : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The path of the pretrained EfficientNet-B0 backbone as ONNX (outputs: backboneOnnxOutputs()),
  * exported from the layers model on first use and cached atomically under `cacheDir` by a key of
- * code and weights, so a later run (or another process) reuses it. Nothing is downloaded.
+ * code and weights, so a later run (or another process) reuses it. A copy shipped beside the weights with the same
+ * key (dist/weights/efficientnet-b0-onnx/, written by scripts/package-vsix.mjs) is used as is. Nothing is downloaded.
  */
 export async function ensureBackboneOnnx(cacheDir: string = imgclsCacheDir(), inputSize = 224): Promise<string> {
   const key = await backboneCacheKey();
@@ -60,6 +74,8 @@ export async function ensureBackboneOnnx(cacheDir: string = imgclsCacheDir(), in
   if (!job) {
     job = (async () => {
       if (existsSync(file)) return file;
+      const shipped = shippedBackboneOnnx(path.basename(file));
+      if (shipped) return shipped;
       // only a cache miss needs TF.js (to build the layers model and convert it): a cached backbone loads without it
       const [{ loadPretrainedBackbone }, { buildOnnxModel, writeFileAtomically }] = await Promise.all([import('../pretrained.js'), import('./export.js')]);
       const model = await loadPretrainedBackbone({ inputSize });

@@ -1,4 +1,4 @@
-export { ONNX_PROTO, ONNX_IR_VERSION, ONNX_OPSET, encodeOnnxModel, decodeOnnxModel } from './schema.js';
+export { ONNX_IR_VERSION, ONNX_OPSET, encodeOnnxModel, decodeOnnxModel } from './schema.js';
 export type { OnnxModel, OnnxGraph, OnnxNode, OnnxTensor, OnnxValueInfo, OnnxAttribute } from './schema.js';
 export { selectOnnxOutputs } from './graph-builder.js';
 export { LAYER_CONVERTERS, ONNX_ACTIVATIONS, samePads } from './layers.js';

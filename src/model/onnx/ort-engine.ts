@@ -16,7 +16,7 @@ export interface OnnxEngineOptions {
   modelPath?: string;
   /** Intra-op threads. Default: os.availableParallelism() (all cores). */
   threads?: number;
-  /** Cache folder for the generated backbone. Default imgclsCacheDir(). */
+  /** Cache folder for the generated backbone. Default imgclsCacheDir(): $IMGCLS_CACHE/models, else node_modules/.cache/imgcls. */
   cacheDir?: string;
   /**
    * Run sessions in a worker thread so a forward pass does not block the event loop (decoding of the
