@@ -29,7 +29,7 @@ export async function addStaticFallback(notebook) {
   for (const cell of notebook.cells) {
     if (cell.cell_type !== 'code') continue;
     count++;
-    if (cell.execution_count == null && (cell.outputs ?? []).length > 0) cell.execution_count = count;
+    if (cell.execution_count == null) cell.execution_count = count;
     for (const output of cell.outputs ?? []) if (output.output_type === 'execute_result' && output.execution_count == null) output.execution_count = cell.execution_count ?? count;
   }
   const pending = plotlyOutputs(notebook).filter((output) => typeof output.data['image/png'] !== 'string');
