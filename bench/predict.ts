@@ -15,7 +15,7 @@
 // feature phase, beside imgcls predict over the same folder. Images: 640×480 JPEGs, seeded gradients and shapes, written
 // once into $TMPDIR/imgcls-bench-predict/ (first/ holds the milestone's images, rest/ the others) and
 // reused. The checkpoint is a fixed 2-class head on the pretrained backbone (no training needed) with
-// open-set data at its cap (500 stored training images, seeded random features): `imgcls predict`
+// open-set data at its cap (OPEN_SET_MAX_IMAGES = 256 stored training images, seeded random features): `imgcls predict`
 // gives every row its verdict, and a `--no-verdict` run over the same images prices it (goal ≤ 5%).
 // Timings mean something only on an idle machine.
 import { spawn } from 'node:child_process';

@@ -6,7 +6,7 @@ import { parseStrict } from './args.js';
 
 const HELP = `Usage: imgcls calibrate <checkpoint> <data> [options]
 
-Adds (or renews) a checkpoint's open-set data: the features of its training images (at most 500,
+Adds (or renews) a checkpoint's open-set data: the features of its training images (at most 256,
 a seeded subsample beyond) and the threshold above which an image counts as unlike the training
 data (leave-one-out distances, calibrated so that at least 95% of training-like images pass).
 imgcls train does this by itself; use calibrate for checkpoints written before it did, or after

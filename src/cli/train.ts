@@ -30,6 +30,7 @@ Options:
   --augment-views <n>       cached augmented views per training image [default: 0]
   --dropout <x>             dropout before the head [default: 0.2]
   --save-interval <n>       write epoch-NNN.imgcls every n epochs [default: 1]
+  --keep-checkpoints <n>    newest epoch-NNN.imgcls files kept, or "all" (best and last always stay) [default: 3]
   --monitor <metric>        val_accuracy | val_loss, picks best.imgcls [default: val_accuracy]
   --class-weights <rule>    balanced | none [default: balanced]
   --top-k <n>               blocks trained in top-k mode [default: 2]
@@ -141,7 +142,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       out: { type: 'string' }, mode: { type: 'string' }, epochs: { type: 'string' }, 'batch-size': { type: 'string' },
       lr: { type: 'string' }, momentum: { type: 'string' }, 'weight-decay': { type: 'string' }, optimizer: { type: 'string' },
       seed: { type: 'string' }, 'valid-pct': { type: 'string' }, 'augment-views': { type: 'string' }, dropout: { type: 'string' },
-      'save-interval': { type: 'string' }, monitor: { type: 'string' }, 'class-weights': { type: 'string' }, 'top-k': { type: 'string' },
+      'save-interval': { type: 'string' }, 'keep-checkpoints': { type: 'string' }, monitor: { type: 'string' }, 'class-weights': { type: 'string' }, 'top-k': { type: 'string' },
       engine: { type: 'string' }, 'train-engine': { type: 'string' }, 'input-size': { type: 'string' }, resize: { type: 'string' }, normalization: { type: 'string' },
       'cache-dir': { type: 'string' }, resume: { type: 'boolean', default: false }, overwrite: { type: 'boolean', default: false }, 'no-concepts': { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false }, debug: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
@@ -176,6 +177,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     augmentViews: toNumber('augment-views', values['augment-views'], { integer: true, command: 'train' }),
     dropout: toNumber('dropout', values.dropout, { command: 'train' }),
     saveInterval: toNumber('save-interval', values['save-interval'], { integer: true, command: 'train' }),
+    keepCheckpoints: values['keep-checkpoints'] === 'all' ? 'all' : toNumber('keep-checkpoints', values['keep-checkpoints'], { integer: true, min: 0, command: 'train' }),
     monitor: values.monitor as MonitorMetric | undefined,
     classWeights: values['class-weights'] as 'balanced' | 'none' | undefined,
     topK: toNumber('top-k', values['top-k'], { integer: true, command: 'train' }),

@@ -58,7 +58,7 @@ export interface OpenSetSummary {
   /** How the score is computed (e.g. 'knn': distance to the nearest training image). */
   method: string;
   threshold: number;
-  /** Training images stored to compare with (at most 500), and how many the model was trained on. */
+  /** Training images stored to compare with (at most OPEN_SET_MAX_IMAGES = 256), and how many the model was trained on. */
   storedImages: number;
   trainCount: number;
 }

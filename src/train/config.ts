@@ -43,6 +43,11 @@ export interface TrainConfig {
   dropout?: number;
   /** Write checkpoints/epoch-NNN.imgcls every this many epochs (last.imgcls is written every epoch). Default 1. */
   saveInterval?: number;
+  /**
+   * Epoch checkpoints kept: the newest this many epoch-NNN.imgcls files (older ones are deleted as
+   * training goes on), or 'all'. best.imgcls and last.imgcls are always kept. Default 3.
+   */
+  keepCheckpoints?: number | 'all';
   /** Metric that chooses best.imgcls; ties go to the lower val_loss. Default 'val_accuracy'. */
   monitor?: MonitorMetric;
   /** 'balanced' weighs each class's loss by n / (numClasses × n_class). Default 'balanced'. */
@@ -88,6 +93,7 @@ export interface ResolvedTrainConfig {
   augmentViews: number;
   dropout: number;
   saveInterval: number;
+  keepCheckpoints: number | 'all';
   monitor: MonitorMetric;
   classWeights: 'balanced' | 'none';
   topK: number;
@@ -158,6 +164,7 @@ export function resolveTrainConfig(config: TrainConfig): ResolvedTrainConfig {
     augmentViews: integerIn('augmentViews', config.augmentViews ?? 0, 0, 64),
     dropout: numberIn('dropout', config.dropout ?? 0.2, 0, 1, true),
     saveInterval: integerIn('saveInterval', config.saveInterval ?? 1, 1),
+    keepCheckpoints: config.keepCheckpoints === 'all' ? 'all' : integerIn('keepCheckpoints', config.keepCheckpoints ?? 3, 0),
     monitor: oneOf('monitor', config.monitor ?? 'val_accuracy', MONITORS),
     classWeights: oneOf('classWeights', config.classWeights ?? 'balanced', ['balanced', 'none'] as const),
     topK: integerIn('topK', config.topK ?? 2, 1, MAX_TOP_K),

@@ -66,7 +66,7 @@ export interface TrainOptions {
 export interface TrainResult {
   outDir: string;
   historyFile: string;
-  /** Absolute paths: last.imgcls, best.imgcls and every epoch checkpoint written by this call. */
+  /** Absolute paths: last.imgcls, best.imgcls and the epoch checkpoints written by this call that are kept (keepCheckpoints). */
   checkpoints: { last: string; best: string; saved: string[] };
   spec: ModelSpec;
   config: ResolvedTrainConfig;
@@ -99,6 +99,8 @@ interface Sample {
 }
 
 const EPOCH_PAD = 3;
+/** An epoch checkpoint's file name; group 1 is the epoch. */
+const EPOCH_FILE = new RegExp(`^epoch-(\\d+)${CHECKPOINT_EXTENSION.replace('.', '\\.')}$`);
 /** Files read at once while hashing (keeps far below the open-file limit on large datasets). */
 const FILE_CONCURRENCY = 16;
 
@@ -493,7 +495,7 @@ async function runEpochs(run: Run, folder: RunFolder, data: RunData, features: R
   const startEpoch = resumeFrom ? resumeFrom.training.epoch : 0;
   const trainStarted = performance.now();
   const stepsPerEpoch = Math.ceil(trainSamples.length / resolved.batchSize);
-  const saved: string[] = [];
+  let saved: string[] = [];
   let best: Best | undefined = resumeFrom?.training.best
     ? { epoch: resumeFrom.training.best.epoch, accuracy: resumeFrom.training.best.val_accuracy ?? 0, loss: resumeFrom.training.best.val_loss ?? Infinity }
     : undefined;
@@ -520,6 +522,8 @@ async function runEpochs(run: Run, folder: RunFolder, data: RunData, features: R
       const improved = isBetter(resolved.monitor, monitored, best);
       if (improved) best = { epoch, ...monitored };
       saved.push(...await saveEpoch(run, folder, data, features, spec, runner, resumeFrom, { epoch, epochStarted, metrics, validation, improved, best }));
+      const removed = await pruneEpochCheckpoints(folder, resolved.keepCheckpoints);
+      saved = saved.filter((file) => !removed.includes(file));
       lastSavedEpoch = epoch;
       notify({ phase: 'validate', epoch, epochs: resolved.epochs, step: stepsPerEpoch, steps: stepsPerEpoch, loss: metrics.val_loss ?? metrics.loss, accuracy: metrics.val_accuracy ?? metrics.accuracy });
     }
@@ -575,6 +579,18 @@ async function validateEpoch(features: RunFeatures, runner: ModeRunner, classNam
   return validationMetrics(probabilities, validSamples.map((s) => s.label), classNames);
 }
 
+/** Deletes epoch checkpoints older than the newest `keep` (best and last are names of their own); returns the deleted paths. */
+async function pruneEpochCheckpoints(folder: RunFolder, keep: number | 'all'): Promise<string[]> {
+  if (keep === 'all') return [];
+  const epochFiles = (await fs.readdir(folder.checkpointDir))
+    .map((name) => ({ name, epoch: EPOCH_FILE.exec(name)?.[1] }))
+    .filter((entry): entry is { name: string; epoch: string } => entry.epoch !== undefined)
+    .sort((a, b) => Number(b.epoch) - Number(a.epoch));
+  const removed = epochFiles.slice(keep).map((entry) => path.join(folder.checkpointDir, entry.name));
+  for (const file of removed) await fs.rm(file, { force: true });
+  return removed;
+}
+
 /** Writes an epoch's history record and checkpoints; returns the epoch checkpoints written (not last/best). */
 async function saveEpoch(
   run: Run, folder: RunFolder, data: RunData, features: RunFeatures, spec: ModelSpec, runner: ModeRunner, resumeFrom: Checkpoint | undefined,
@@ -583,7 +599,7 @@ async function saveEpoch(
   const resolved = run.config;
   const { epoch, metrics, validation, improved, best } = epochResult;
   const names = [
-    ...(epoch % resolved.saveInterval === 0 || epoch === resolved.epochs ? [epochCheckpointName(epoch)] : []),
+    ...((epoch % resolved.saveInterval === 0 || epoch === resolved.epochs) && resolved.keepCheckpoints !== 0 ? [epochCheckpointName(epoch)] : []),
     ...(improved ? [`best${CHECKPOINT_EXTENSION}`] : []),
     `last${CHECKPOINT_EXTENSION}`,
   ];

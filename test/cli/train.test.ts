@@ -28,6 +28,10 @@ describe('imgcls train (CLI)', () => {
     assert.match(badMode.stderr, /mode must be one of head, top-k, full\. Received: everything/);
     const badNumber = run('data', '--lr', 'fast');
     assert.equal(badNumber.status, 2);
+    assert.match(help.stdout, /--keep-checkpoints <n>/);
+    const badKeep = run('data', '--keep-checkpoints', 'some');
+    assert.equal(badKeep.status, 2);
+    assert.match(badKeep.stderr, /--keep-checkpoints must be an integer in \[0, ∞\]\. Received: some/);
   });
 
   it('exits 1 with the file and a hint when the dataset does not exist', async () => {

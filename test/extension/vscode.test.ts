@@ -123,7 +123,8 @@ test('Explorer → Classify on an image shows its class in a notification and th
   assert.match(text, new RegExp(`logo-1\\.jpg: (${classes})`));
   const frame = await webviewFrame(page, 'table.results td.class');
   const shown = (await frame.locator('table.results tr.result td.class').first().textContent()) ?? '';
-  assert.match(shown, new RegExp(`^(${classes}) \\(\\d+\\.\\d%\\)$`));
+  // the class, its probability, and the open-set verdict's badge when the checkpoint has open-set data
+  assert.match(shown, new RegExp(`^(${classes}) \\(\\d+\\.\\d%\\)( (familiar|unfamiliar))?$`));
   assert.ok((await frame.locator('table.results td.thumbnail img').count()) === 1, 'the thumbnail is shown');
   // the installed copy classified (not this repository): it carries the backbone ONNX exported at packaging time
   const shipped = path.join(server.installedExtension!, 'dist', 'weights', 'efficientnet-b0-onnx');

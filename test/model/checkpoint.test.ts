@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +15,7 @@ import {
   type CheckpointContent,
 } from '../../src/model/checkpoint.js';
 import { loadClassifier, rankPredictions } from '../../src/model/classifier.js';
+import { headProbabilities } from '../../src/model/dense-head.js';
 import { parseHistory } from '../../src/train/history.js';
 
 const SPEC: ModelSpec = {
@@ -70,6 +72,51 @@ describe('checkpoint files', () => {
     assert.equal(head.numClasses, 2);
     assert.ok(checkpoint.versions.imgcls && checkpoint.versions.node === process.version);
     assert.deepEqual((await fs.readdir(tmp)).filter((n) => n.includes('partial')), [], 'no temp file is left behind');
+  });
+
+  it('loads a checkpoint written before the move to model/ (format 1, built here from the format rules, not by writeCheckpoint)', async () => {
+    // the rules: "IMGCLSCK", uint32 LE header length, header JSON, then the float32 LE tensors back to back,
+    // sha256 of the payload in the header; imgcls 0.1.0 wrote it from train/checkpoint.ts with no openSet and
+    // a training config without keepCheckpoints
+    const kernel = Float32Array.from({ length: 1280 * 3 }, (_, i) => Math.cos(i) / 10);
+    const bias = new Float32Array([0.5, 0, -0.5]);
+    const payload = Buffer.concat([Buffer.from(kernel.buffer), Buffer.from(bias.buffer)]);
+    const header = {
+      format: 'imgcls-checkpoint',
+      formatVersion: 1,
+      spec: { arch: 'efficientnet-b0', classNames: ['a', 'b', 'c'], preprocessing: { inputSize: 224, resize: 'squash', normalization: 'zero-one' }, dropout: 0.2, mode: 'head' },
+      training: { config: { mode: 'head', epochs: 2, optimizer: 'sgd', saveInterval: 1 }, epoch: 2, epochs: 2, datasetFingerprint: 'a'.repeat(64), optimizerSteps: 4 },
+      metrics: { loss: 0.3, accuracy: 1, val_loss: null, val_accuracy: null, val_recall: null },
+      versions: { imgcls: '0.1.0', node: 'v20.19.0' },
+      createdAt: '2026-11-30T12:00:00.000Z',
+      tensors: [
+        { name: 'head/kernel', shape: [1280, 3], offset: 0, bytes: kernel.byteLength },
+        { name: 'head/bias', shape: [3], offset: kernel.byteLength, bytes: bias.byteLength },
+      ],
+      payloadBytes: payload.length,
+      payloadSha256: createHash('sha256').update(payload).digest('hex'),
+    };
+    const json = Buffer.from(JSON.stringify(header), 'utf8');
+    const prefix = Buffer.alloc(12);
+    prefix.write('IMGCLSCK', 0, 'ascii');
+    prefix.writeUInt32LE(json.length, 8);
+    const file = path.join(tmp, 'before-the-move.imgcls');
+    await fs.writeFile(file, Buffer.concat([prefix, json, payload]));
+
+    const checkpoint = await loadCheckpoint(file);
+    assert.deepEqual(checkpoint.spec.classNames, ['a', 'b', 'c']);
+    assert.equal(checkpoint.openSet, undefined);
+    const head = checkpointHead(checkpoint);
+    assert.deepEqual([head.inputDim, head.numClasses], [1280, 3]);
+    assert.deepEqual(head.kernel, kernel);
+    assert.deepEqual(head.bias, bias);
+    // the head classifies: softmax(x·W + b) of a feature row, computed here by hand
+    const x = Float32Array.from({ length: 1280 }, (_, i) => ((i % 7) - 3) / 30);
+    const logits = [0, 1, 2].map((c) => bias[c] + x.reduce((sum, v, i) => sum + v * kernel[i * 3 + c], 0));
+    const exp = logits.map((l) => Math.exp(l - Math.max(...logits)));
+    const expected = exp.map((e) => e / exp.reduce((a, b) => a + b, 0));
+    const probabilities = headProbabilities(head, x, 1);
+    expected.forEach((p, c) => assert.ok(Math.abs(probabilities[c] - p) < 1e-5, `class ${c}: ${probabilities[c]} vs ${p}`));
   });
 
   it('rejects a missing file with CHECKPOINT_NOT_FOUND', async () => {

@@ -47,7 +47,7 @@ describe('a training process killed with SIGKILL', () => {
     const checkpointDir = path.join(outDir, 'checkpoints');
     const historyFile = path.join(outDir, 'history.jsonl');
     const start = (resume: boolean): ChildProcess =>
-      spawn(process.execPath, [CLI, 'train', LESSON_DATA, '--out', outDir, '--epochs', String(EPOCHS), '--save-interval', '10',
+      spawn(process.execPath, [CLI, 'train', LESSON_DATA, '--out', outDir, '--epochs', String(EPOCHS), '--save-interval', '10', '--keep-checkpoints', 'all',
         '--cache-dir', path.join(tmp, 'cache'), '--quiet', ...(resume ? ['--resume'] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
     const exited = (child: ChildProcess) => new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
 

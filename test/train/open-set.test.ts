@@ -150,6 +150,28 @@ describe('open-set verdict on a generated three-kind dataset (train on two kinds
     assert.ok(!open.stdout.includes('unknown'));
   });
 
+  it('imgcls eval and report --open-set: AUROC, FPR@95%TPR, the classes called before and after the verdict', async () => {
+    const openDir = path.join(tmp, 'open');
+    await writeKind(openDir, 'noise', [201, 202, 203]);
+    const json = await imgcls(['eval', result.checkpoints.best, data, '--open-set', openDir, '--json']);
+    assert.equal(json.code, 0, json.stderr);
+    const { openSet } = JSON.parse(json.stdout) as { openSet: { outCount: number; inCount: number; auroc: number; outFlagged: number; calledBefore: Record<string, number>; calledAfter: Record<string, number> } };
+    assert.equal(openSet.outCount, 3);
+    assert.equal(openSet.inCount, result.validCount);
+    assert.equal(openSet.auroc, 1, 'noise scores above every held-out image');
+    assert.equal(openSet.outFlagged, 1);
+    assert.ok(Math.abs(openSet.calledBefore.disc + openSet.calledBefore.stripes - 1) < 1e-9);
+    assert.deepEqual(openSet.calledAfter, { disc: 0, stripes: 0, unknown: 1 });
+    const text = await imgcls(['eval', result.checkpoints.best, data, '--open-set', openDir]);
+    assert.match(text.stdout, /Open set: 3 images of .* that belong to no class, against the \d+ evaluated images\n  AUROC 1\.000/);
+    const html = path.join(tmp, 'report.html');
+    const report = await imgcls(['report', result.checkpoints.best, data, '--open-set', openDir, '-o', html]);
+    assert.equal(report.code, 0, report.stderr);
+    const page = await fs.readFile(html, 'utf8');
+    assert.match(page, /Unlike the training data \(open-set verdict\)/);
+    assert.match(page, /AUROC <b>1\.000<\/b>/);
+  });
+
   it('a checkpoint written before open-set data loads and predicts as before, with a note and the command that adds it', async () => {
     const epochs = (await fs.readdir(path.join(tmp, 'run', 'checkpoints'))).filter((name) => name.startsWith('epoch-')).sort();
     const old = path.join(tmp, 'old.imgcls');

@@ -53,9 +53,10 @@ describe('train (head mode) on the lesson data', () => {
     assert.ok(progress.some((p) => p.phase === 'features') && progress.at(-1)?.phase === 'done');
     assert.ok(progress.some((p) => p.phase === 'train' && p.etaMs !== undefined && p.imagesPerSec !== undefined));
 
-    // checkpoints: one per epoch + best + last, all self-describing
+    // checkpoints: the newest 3 epochs (the default keepCheckpoints) + best + last, all self-describing
     const names = (await fs.readdir(path.join(outDir, 'checkpoints'))).sort();
-    assert.deepEqual(names, [...Array.from({ length: 10 }, (_, i) => `epoch-${String(i + 1).padStart(3, '0')}.imgcls`), 'best.imgcls', 'last.imgcls'].sort());
+    assert.deepEqual(names, ['best.imgcls', 'epoch-008.imgcls', 'epoch-009.imgcls', 'epoch-010.imgcls', 'last.imgcls']);
+    assert.deepEqual(result.checkpoints.saved, [8, 9, 10].map((e) => path.join(outDir, 'checkpoints', `epoch-0${String(e).padStart(2, '0')}.imgcls`)));
     const last = await loadCheckpoint(result.checkpoints.last);
     assert.equal(last.training.epoch, 10);
     assert.deepEqual(last.spec.classNames, ['logo', 'others']);
@@ -173,6 +174,24 @@ describe('train: repeatability, resume, cancel, cache invalidation', () => {
       for (const i of [1, 2]) await fs.writeFile(path.join(broken, name, `${i}.jpg`), `not an image ${name}${i}`);
     }
     await assert.rejects(train({ data: broken, outDir: path.join(tmp, 'broken-run'), cacheDir: path.join(tmp, 'cache'), validPct: 0 }), (err) => isImgclsError(err, 'NO_IMAGES'));
+  });
+
+  it('keeps the newest keepCheckpoints epoch checkpoints (also across a resume), all of them, or only best and last', async () => {
+    const names = async (outDir: string) => (await fs.readdir(path.join(tmp, outDir, 'checkpoints'))).sort();
+    await train(config('keep-2', { epochs: 3, keepCheckpoints: 2 }));
+    assert.deepEqual(await names('keep-2'), ['best.imgcls', 'epoch-002.imgcls', 'epoch-003.imgcls', 'last.imgcls']);
+    const resumed = await train(config('keep-2', { epochs: 5, keepCheckpoints: 2, resume: true }));
+    assert.deepEqual(await names('keep-2'), ['best.imgcls', 'epoch-004.imgcls', 'epoch-005.imgcls', 'last.imgcls']);
+    assert.deepEqual(resumed.checkpoints.saved.map((f) => path.basename(f)), ['epoch-004.imgcls', 'epoch-005.imgcls']);
+    // best stays loadable although its epoch file is gone (another name of the same bytes)
+    assert.ok((await loadCheckpoint(resumed.checkpoints.best)).training.epoch >= 1);
+    await train(config('keep-all', { epochs: 4, keepCheckpoints: 'all' }));
+    assert.deepEqual(await names('keep-all'), ['best.imgcls', 'epoch-001.imgcls', 'epoch-002.imgcls', 'epoch-003.imgcls', 'epoch-004.imgcls', 'last.imgcls']);
+    const none = await train(config('keep-0', { epochs: 2, keepCheckpoints: 0 }));
+    assert.deepEqual(await names('keep-0'), ['best.imgcls', 'last.imgcls']);
+    assert.deepEqual(none.checkpoints.saved, []);
+    assert.throws(() => resolveTrainConfig({ data: 'd', outDir: 'o', keepCheckpoints: -1 }), (err) => isImgclsError(err, 'USAGE'));
+    assert.throws(() => resolveTrainConfig({ data: 'd', outDir: 'o', keepCheckpoints: 1.5 }), (err) => isImgclsError(err, 'USAGE'));
   });
 
   it('recomputes only the features of a changed file', async () => {
