@@ -191,6 +191,10 @@ async function main(argv) {
     console.error(`✖ the notebook failed:\n- ${result.problems.join('\n- ')}`);
     return 1;
   }
+  // every plotly chart also as a PNG, for viewers without the plotly renderer
+  const { addStaticFallback } = await import('./notebook-static.mjs');
+  const rendered = await addStaticFallback(result.executed);
+  console.log(`${rendered} plotly figure(s) rendered to PNG beside their plotly JSON`);
   const tmp = `${output}.${process.pid}.tmp`;
   await fs.writeFile(tmp, JSON.stringify(result.executed, null, 1) + '\n');
   await fs.rename(tmp, output);

@@ -21,6 +21,8 @@ export type ErrorCode =
   | 'TRAIN_ENGINE_FAILED'
   | 'OPEN_SET_MISSING'
   | 'CANCELLED'
+  | 'RUN_EXISTS'
+  | 'PATH_NOT_FOUND'
   | 'INTERNAL';
 
 /** The one error type users see: what happened, which file, and what to do about it. */

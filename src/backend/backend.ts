@@ -25,9 +25,17 @@ export function initBackend(preferred?: BackendName): Promise<BackendName> {
   return ready;
 }
 
-async function selectBackend(forced?: BackendName): Promise<BackendName> {
-  // the library never prints: PROD silences TF.js' console tips (log.warn) without changing results
+/**
+ * The library never prints: PROD silences TF.js' console tips (log.warn), among them the "install our
+ * node backend" banner its cpu backend prints on first use, without changing results. Call it before
+ * any tensor is made (building the backbone does so before a backend is chosen).
+ */
+export function quietTfjs(): void {
   tf.env().set('PROD', true);
+}
+
+async function selectBackend(forced?: BackendName): Promise<BackendName> {
+  quietTfjs();
   if (forced !== undefined && !BACKEND_ORDER.includes(forced)) {
     throw new ImgclsError(`unknown backend "${forced}"`, 'BACKEND_UNAVAILABLE', undefined,
       `Use one of: ${BACKEND_ORDER.join(', ')} (IMGCLS_BACKEND or --backend).`);

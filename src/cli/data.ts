@@ -1,10 +1,9 @@
-import { parseArgs } from 'node:util';
 import { usageError } from '../errors.js';
 import { datasetReport, formatDatasetReport } from '../data/report.js';
 import { scanDataset } from '../data/scan.js';
 import type { EngineChoice } from '../model/engine.js';
 import { analyzeClassConcepts, classFilesOf, formatClassConcepts, type ClassConceptsReport } from '../model/class-concepts.js';
-import { parseStrict, toNumber } from './args.js';
+import { parseOptions, toNumber } from './args.js';
 
 const HELP = `Usage: imgcls data report <root> [options]
 
@@ -32,7 +31,7 @@ Examples:
 
 /** `imgcls data report <root>`: prints the dataset report; exit 0, or 1 with --strict when there are warnings. */
 export async function dataCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseStrict('data', () => parseArgs({
+  const { values, positionals } = parseOptions('data', {
     args: argv,
     allowPositionals: true,
     strict: true,
@@ -47,7 +46,7 @@ export async function dataCommand(argv: string[]): Promise<number> {
       debug: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
-  }));
+  });
   if (values.help) {
     process.stdout.write(`${HELP}\n`);
     return 0;

@@ -41,6 +41,41 @@ function message(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split('\n')[0];
 }
 
+function safeResolve(id: string): string | undefined {
+  try {
+    return require.resolve(id);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Jupyter's data folders, searched in its order: JUPYTER_PATH, the user's, then the system's. */
+export function jupyterDataDirs(env: NodeJS.ProcessEnv = process.env): string[] {
+  const user = env.JUPYTER_DATA_DIR ?? path.join(env.XDG_DATA_HOME ?? path.join(os.homedir(), '.local', 'share'), 'jupyter');
+  return [...(env.JUPYTER_PATH ?? '').split(path.delimiter).filter(Boolean), user, '/usr/local/share/jupyter', '/usr/share/jupyter'];
+}
+
+/**
+ * Where the `tslab` kernel Jupyter would start is registered and which tslab (so which checkout) it
+ * runs; throws (a "!" line) when none is registered or it runs another checkout's tslab.
+ */
+export async function kernelRegistration(tslabPackageJson: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<{ detail: string; notes: string[] }> {
+  for (const dir of jupyterDataDirs(env)) {
+    const file = path.join(dir, 'kernels', 'tslab', 'kernel.json');
+    const text = await fs.readFile(file, 'utf8').catch(() => undefined);
+    if (text === undefined) continue;
+    const argv = (JSON.parse(text) as { argv?: string[] }).argv ?? [];
+    const tslab = argv.find((arg) => /tslab([\\/]bin[\\/]tslab)?$/.test(arg)) ?? argv.join(' ');
+    const ours = tslabPackageJson ? path.join(path.dirname(tslabPackageJson), 'bin', 'tslab') : undefined;
+    const checkout = tslab.replace(/[\\/]node_modules[\\/]tslab[\\/]bin[\\/]tslab$/, '');
+    if (ours && path.resolve(tslab) !== path.resolve(ours)) {
+      throw new Error(`tslab kernel (${file}) runs another checkout: ${checkout}. To use this one: bash scripts/register-kernel.sh --force`);
+    }
+    return { detail: `tslab kernel registered in ${file}`, notes: [`runs ${tslab}`] };
+  }
+  throw new Error('no tslab kernel registered for Jupyter: bash scripts/register-kernel.sh (npm run register-kernel)');
+}
+
 async function check(name: string, required: boolean, probe: () => Promise<{ detail: string; notes?: string[] }>): Promise<DoctorCheck> {
   try {
     const { detail, notes = [] } = await probe();
@@ -111,6 +146,7 @@ export async function doctorReport(): Promise<DoctorReport> {
       await fs.access(bin);
       return { detail: `tslab ${version}`, notes: [bin] };
     }),
+    await check('kernel', false, () => kernelRegistration(safeResolve('tslab/package.json'))),
   ];
   return {
     imgclsVersion: (require('../../../package.json') as { version: string }).version,

@@ -1,6 +1,6 @@
-import { parseArgs } from 'node:util';
 import { usageError } from '../errors.js';
 import type { Evaluation, EvaluationSplit } from '../eval/evaluate.js';
+import type { Dataset } from '../data/types.js';
 import type { OpenSetEvaluation } from '../eval/open-set.js';
 import type { ThresholdChoice } from '../eval/curves.js';
 import { scanForCheckpoint } from '../eval/checkpoint-split.js';
@@ -8,7 +8,7 @@ import { topLosses } from '../eval/top-losses.js';
 import type { EngineChoice } from '../model/engine.js';
 import { formatOpenSetThresholds } from '../model/open-set.js';
 import { csvField, displayPath } from './predict.js';
-import { parseStrict, toNumber } from './args.js';
+import { parseOptions, toNumber } from './args.js';
 
 const HELP = `Usage: imgcls eval <checkpoint> <data> [options]
 
@@ -48,6 +48,19 @@ export function splitOption(value: string | undefined): EvaluationSplit {
   const split = value ?? 'valid';
   if (split !== 'valid' && split !== 'train' && split !== 'all') throw usageError(`--split must be valid, train or all. Received: ${split}`);
   return split;
+}
+
+/**
+ * The leak warning for an evaluation, or undefined: validation images that are byte-identical copies of
+ * training images (the lesson data's val/ is one), or a split that includes the training images.
+ */
+export async function leakNotice(dataset: Dataset, split: EvaluationSplit): Promise<string | undefined> {
+  if (split !== 'valid') {
+    return `LEAK: the ${split} split includes the training images, so these scores are training scores and mean nothing about new images; evaluate the valid split for an honest score`;
+  }
+  const { findLeaks, leakWarning } = await import('../data/leaks.js');
+  const { leaks, validCount } = await findLeaks(dataset);
+  return leaks > 0 ? leakWarning(leaks, validCount, dataset.layout) : undefined;
 }
 
 /** The evaluation as text: header, classification report, confusion matrix, AUCs, top losses, skipped files. */
@@ -113,7 +126,7 @@ export function evaluationCsv(evaluation: Evaluation): string {
 
 /** `imgcls eval <checkpoint> <data>`: prints the evaluation; optionally chooses and stores a threshold. */
 export async function evalCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseStrict('eval', () => parseArgs({
+  const { values, positionals } = parseOptions('eval', {
     args: argv,
     allowPositionals: true,
     strict: true,
@@ -125,7 +138,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
       'batch-size': { type: 'string' }, engine: { type: 'string' },
       debug: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
     },
-  }));
+  });
   if (values.help) {
     process.stdout.write(`${HELP}\n`);
     return 0;
@@ -182,6 +195,8 @@ export async function evalCommand(argv: string[]): Promise<number> {
     }
   }
 
+  const leak = await leakNotice(dataset, split);
+  if (leak) process.stderr.write(`! ${leak}\n`);
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ ...evaluation, ...(choice ? { thresholdChoice: { className, ...choice, saved } } : {}), ...(openSet ? { openSet } : {}) }, null, 2)}\n`);
   } else if (values.csv) {

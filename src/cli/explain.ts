@@ -1,12 +1,11 @@
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { usageError } from '../errors.js';
 import { explain, renderOverlayPng, type Explanation } from '../explain/index.js';
 import type { EngineChoice } from '../model/engine.js';
 import { camFigure } from '../plots/cam-figure.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { loadClassifier } from '../model/classifier.js';
-import { parseStrict, toNumber } from './args.js';
+import { parseOptions, toNumber } from './args.js';
 
 const HELP = `Usage: imgcls explain <checkpoint> <image> [options]
 
@@ -37,7 +36,7 @@ function toJson(explanation: Explanation, outputs: { overlay: string; figure?: s
 
 /** `imgcls explain <checkpoint> <image>`: writes the class activation overlay PNG and prints the class explained. */
 export async function explainCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseStrict('explain', () => parseArgs({
+  const { values, positionals } = parseOptions('explain', {
     args: argv,
     allowPositionals: true,
     strict: true,
@@ -46,7 +45,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
       'max-size': { type: 'string' }, engine: { type: 'string' }, json: { type: 'boolean', default: false },
       debug: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
     },
-  }));
+  });
   if (values.help) {
     process.stdout.write(`${HELP}\n`);
     return 0;

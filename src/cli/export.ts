@@ -1,11 +1,10 @@
-import { parseArgs } from 'node:util';
 import { initBackend } from '../backend/backend.js';
 import { usageError } from '../errors.js';
 import { loadPretrainedBackbone } from '../model/pretrained.js';
 import { backboneOnnxOutputs, exportClassifierOnnx, exportOnnx } from '../model/onnx/index.js';
 import { checkpointHead, loadCheckpoint, type Checkpoint } from '../model/checkpoint.js';
 import { applyTopWeights } from '../model/top-model.js';
-import { parseStrict } from './args.js';
+import { parseOptions } from './args.js';
 
 const HELP = `Usage: imgcls export <checkpoint> --onnx <out.onnx> [options]
        imgcls export --features-only --onnx <out.onnx>
@@ -25,12 +24,12 @@ Options:
 Output of a classifier export: "probabilities" [batch, classes] (softmax, in checkpoint class order).
 
 Examples:
-  imgcls export runs/sample/best.imgcls --onnx logo-classifier.onnx
+  imgcls export runs/sample/checkpoints/best.imgcls --onnx logo-classifier.onnx
   imgcls export --features-only --onnx efficientnet-b0-features.onnx`;
 
 /** `imgcls export`: a checkpoint (backbone + head) or the backbone alone, as an ONNX file. */
 export async function exportCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseStrict('export', () => parseArgs({
+  const { values, positionals } = parseOptions('export', {
     args: argv,
     allowPositionals: true,
     strict: true,
@@ -40,7 +39,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
       debug: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
-  }));
+  });
   if (values.help) {
     process.stdout.write(`${HELP}\n`);
     return 0;

@@ -31,14 +31,15 @@ export function usage(): string {
   ].join('\n');
 }
 
-/** Prints an error the way every subcommand does and returns the exit code (2 for usage errors, else 1). */
+/** Prints an error the way every subcommand does and returns the exit code (2 for usage errors, 130 when interrupted, else 1). */
 export function printError(err: unknown, options: { debug: boolean }): number {
   if (err instanceof ImgclsError) {
     process.stderr.write(`✖ ${err.message}\n`);
     if (err.file) process.stderr.write(`  file: ${err.file}\n`);
     if (err.hint) process.stderr.write(`  hint: ${err.hint}\n`);
     if (options.debug && err.stack) process.stderr.write(`${err.stack}\n`);
-    return err.code === 'USAGE' ? 2 : 1;
+    // 130 = 128 + SIGINT, what shells report for a command stopped with Ctrl-C
+    return err.code === 'USAGE' ? 2 : err.code === 'CANCELLED' ? 130 : 1;
   }
   const error = err instanceof Error ? err : new Error(String(err));
   process.stderr.write(`✖ unexpected error: ${error.message}\n`);

@@ -1,20 +1,22 @@
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { usageError } from '../errors.js';
 import type { EngineChoice } from '../model/engine.js';
 import type { Classifier, OpenSetVerdict } from '../model/types.js';
 import { isFileError, type PredictResult } from '../predict/predict.js';
-import { parseStrict, toNumber } from './args.js';
+import { parseOptions, toNumber } from './args.js';
 
 const HELP = `Usage: imgcls predict <checkpoint> <paths…> [options]
 
 Classifies image files, folders (recursively) and globs with a trained checkpoint, streaming in
 batches. Prints one row per file: the predicted class and its softmax probability (the
-checkpoint's decision threshold applies when it has one), or the reason a file could not be read.
+checkpoint's decision threshold applies when it has one: stored by "imgcls eval --save-threshold",
+it picks its class whenever that class's probability reaches it, even below 0.5; such rows are
+marked), or the reason a file could not be read.
 An image unlike the training data (its distance to the nearest training image is above the
 threshold calibrated when training ended) is printed as "unknown (unlike the training data)":
 its class is not to be trusted; add varied examples of what it is to a class folder and retrain.
-Exit code 0 when at least one file was classified, 1 when none could be, 2 on bad usage.
+A path that does not exist, or a glob that matches no image, is an error. Exit code 0 when at
+least one file was classified, 1 when none could be, 2 on bad usage, 130 when interrupted (Ctrl-C).
 
 Options:
   --json                 print a JSON array of {file, predicted, probability, probabilities, openSet} | {file, error}
@@ -26,6 +28,7 @@ Options:
   --concurrency <n>      images decoded at the same time [default: 4]
   --top-k <n>            classes listed per file (table and JSON) [default: 1 in the table, all in JSON]
   --engine <name>        auto | onnxruntime | tfjs [default: auto]
+  --no-threshold         ignore the checkpoint's stored threshold: the most probable class wins
   --debug                print stack traces of unexpected errors
   -h, --help             show this help
 
@@ -80,7 +83,7 @@ function createOutput(): { out: (text: string) => void; flush: () => Promise<voi
 }
 
 function createWriter(format: 'table' | 'json' | 'csv', classNames: readonly string[], topK: number | undefined,
-  out: (text: string) => void, options: { verdict: boolean; keepClass: boolean }): RowWriter {
+  out: (text: string) => void, options: { verdict: boolean; keepClass: boolean; threshold?: { className: string; value: number } }): RowWriter {
   if (format === 'json') {
     let first = true;
     return {
@@ -136,7 +139,11 @@ function createWriter(format: 'table' | 'json' | 'csv', classNames: readonly str
             `${options.keepClass ? '' : `, most probable ${result.predicted} ${result.probability.toFixed(3)}`}` +
             `${verdict.nearest[0] ? `, nearest ${verdict.nearest[0].className} ${displayPath(verdict.nearest[0].file)}` : ''}`]
         : [];
-      const notes = [...unlike, ...others];
+      const top = Math.max(...result.probabilities.map((p) => p.probability));
+      const threshold = options.threshold;
+      const decided = threshold && result.predicted === threshold.className && result.probability < top
+        ? [`threshold ${threshold.value.toFixed(4)} decided`] : [];
+      const notes = [...unlike, ...decided, ...others];
       const more = notes.length > 0 ? `  (${notes.join('; ')})` : '';
       out(`${shownClass(result.predicted, verdict, options.keepClass).padEnd(width)}  ${result.probability.toFixed(3)}  ${displayPath(result.file)}${more}\n`);
     },
@@ -146,7 +153,7 @@ function createWriter(format: 'table' | 'json' | 'csv', classNames: readonly str
 
 /** `imgcls predict <checkpoint> <paths…>`: one row per file; exit 1 only when nothing could be classified. */
 export async function predictCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseStrict('predict', () => parseArgs({
+  const { values, positionals } = parseOptions('predict', {
     args: argv,
     allowPositionals: true,
     strict: true,
@@ -157,12 +164,13 @@ export async function predictCommand(argv: string[]): Promise<number> {
       concurrency: { type: 'string' },
       'top-k': { type: 'string' },
       engine: { type: 'string' },
+      'no-threshold': { type: 'boolean', default: false },
       'keep-class': { type: 'boolean', default: false },
       'no-verdict': { type: 'boolean', default: false },
       debug: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
-  }));
+  });
   if (values.help) {
     process.stdout.write(`${HELP}\n`);
     return 0;
@@ -178,9 +186,17 @@ export async function predictCommand(argv: string[]): Promise<number> {
   const topK = toNumber('top-k', values['top-k'], { integer: true, min: 1 });
   const engine = values.engine as EngineChoice | undefined;
 
+  // a mistyped path or an empty glob fails before the model loads
+  const { expandInputs } = await import('../predict/inputs.js');
+  const files = await expandInputs(inputs, { strict: true });
   const { loadClassifier } = await import('../model/classifier.js');
   const { predict } = await import('../predict/predict.js');
-  const classifier: Classifier = await loadClassifier(checkpoint, { engine });
+  const classifier: Classifier = await loadClassifier(checkpoint, { engine, ignoreThreshold: values['no-threshold'] });
+  const threshold = classifier.spec.threshold;
+  if (threshold) {
+    process.stderr.write(`note: ${displayPath(checkpoint)} holds a threshold: "${threshold.className}" is predicted whenever its probability ≥ ${threshold.value.toFixed(4)} ` +
+      `(stored by eval --save-threshold), even below 0.5. Add --no-threshold for the most probable class.\n`);
+  }
   const abort = new AbortController();
   const onSignal = () => abort.abort(new Error('interrupted'));
   process.once('SIGINT', onSignal);
@@ -191,16 +207,20 @@ export async function predictCommand(argv: string[]): Promise<number> {
   }
   let classified = 0;
   let failed = 0;
+  let unsupported = false;
   let unfamiliar = 0;
   const started = performance.now();
   let flushedAt = started;
   try {
     const output = createOutput();
     const writer = createWriter(values.json ? 'json' : values.csv ? 'csv' : 'table', classifier.spec.classNames, topK, output.out,
-      { verdict, keepClass: values['keep-class'] });
-    for await (const result of predict(classifier, inputs, { batchSize, concurrency, signal: abort.signal, verdict })) {
+      { verdict, keepClass: values['keep-class'], threshold });
+    for await (const result of predict(classifier, files, { batchSize, concurrency, signal: abort.signal, verdict })) {
       writer.write(result);
-      if (isFileError(result)) failed++;
+      if (isFileError(result)) {
+        failed++;
+        unsupported ||= /^IMAGE_(UNSUPPORTED|UNREADABLE)/.test(result.error);
+      }
       else classified++;
       if (!isFileError(result) && result.openSet?.unfamiliar) unfamiliar++;
       // rows reach the screen at least every 200 ms, in chunks of up to 64
@@ -219,6 +239,10 @@ export async function predictCommand(argv: string[]): Promise<number> {
   process.stderr.write(
     `${classified} classified, ${failed} could not be read, in ${seconds.toFixed(1)} s (${((classified + failed) / Math.max(seconds, 1e-9)).toFixed(1)} files/s)\n`,
   );
+  if (unsupported) {
+    const { SUPPORTED_HINT } = await import('../data/decode.js');
+    process.stderr.write(`  hint for the files not read: ${SUPPORTED_HINT}\n`);
+  }
   if (verdict) process.stderr.write(`${unfamiliar} of ${classified} images unlike the training data${unfamiliar > 0 && !values['keep-class'] ? ' (printed as unknown)' : ''}\n`);
   if (classified === 0) {
     process.stderr.write('✖ no file could be classified\n');

@@ -1,13 +1,12 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { usageError } from '../errors.js';
 import type { EngineChoice } from '../model/engine.js';
 import type { HistoryPoint } from '../plots/history-figures.js';
 import type { OpenSetEvaluation } from '../eval/open-set.js';
-import { splitOption } from './eval.js';
+import { leakNotice, splitOption } from './eval.js';
 import { scanForCheckpoint } from '../eval/checkpoint-split.js';
-import { parseStrict, toNumber } from './args.js';
+import { parseOptions, toNumber } from './args.js';
 
 const HELP = `Usage: imgcls report <checkpoint> <data> -o <report.html> [options]
 
@@ -48,7 +47,7 @@ export async function findHistory(checkpoint: string): Promise<string | undefine
 
 /** `imgcls report <checkpoint> <data> -o report.html`: writes the HTML report atomically. */
 export async function reportCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseStrict('report', () => parseArgs({
+  const { values, positionals } = parseOptions('report', {
     args: argv,
     allowPositionals: true,
     strict: true,
@@ -59,7 +58,7 @@ export async function reportCommand(argv: string[]): Promise<number> {
       'batch-size': { type: 'string' }, engine: { type: 'string' },
       debug: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
     },
-  }));
+  });
   if (values.help) {
     process.stdout.write(`${HELP}\n`);
     return 0;
@@ -94,6 +93,8 @@ export async function reportCommand(argv: string[]): Promise<number> {
   let html: string;
   try {
     const evaluation = await evaluate(classifier, dataset, { split, batchSize });
+    const leak = await leakNotice(dataset, split);
+    if (leak) process.stderr.write(`! ${leak}\n`);
     let openSet: OpenSetEvaluation | undefined;
     if (values['open-set'] !== undefined) {
       const { expandInputs } = await import('../predict/inputs.js');
@@ -116,6 +117,7 @@ export async function reportCommand(argv: string[]): Promise<number> {
       thumbnails,
       overlays,
       maxImages,
+      warnings: leak ? [leak] : [],
       openSetSummary: classifier.openSet,
       openSet,
       generatedAt: new Date(),

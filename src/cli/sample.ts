@@ -1,7 +1,6 @@
-import { parseArgs } from 'node:util';
 import { usageError } from '../errors.js';
 import { writeSampleDataset } from '../data/sample.js';
-import { parseStrict, toNumber } from './args.js';
+import { parseOptions, toNumber } from './args.js';
 
 const HELP = `Usage: imgcls sample <dir> [options]
 
@@ -23,7 +22,7 @@ Examples:
 
 /** `imgcls sample <dir>`: writes the sample dataset and prints where it is. */
 export async function sampleCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseStrict('sample', () => parseArgs({
+  const { values, positionals } = parseOptions('sample', {
     args: argv,
     allowPositionals: true,
     strict: true,
@@ -34,7 +33,7 @@ export async function sampleCommand(argv: string[]): Promise<number> {
       debug: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
-  }));
+  });
   if (values.help) {
     process.stdout.write(`${HELP}\n`);
     return 0;

@@ -1,15 +1,14 @@
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { usageError } from '../errors.js';
+import { ImgclsError, isImgclsError, usageError } from '../errors.js';
 import type { Normalization, ResizeMode } from '../data/types.js';
 import type { EngineChoice } from '../model/engine.js';
 import type { TrainMode } from '../model/types.js';
-import type { MonitorMetric, OptimizerName, ResolvedTrainConfig, TrainConfig } from '../train/config.js';
+import { resolveTrainConfig, type MonitorMetric, type OptimizerName, type ResolvedTrainConfig, type TrainConfig } from '../train/config.js';
 import type { TrainEngineChoice } from '../train/engines/index.js';
 import { formatDuration } from '../util/duration.js';
 import type { TrainProgress, TrainResult } from '../train/train.js';
 import type { ClassConceptsReport } from '../model/class-concepts.js';
-import { parseStrict, toNumber } from './args.js';
+import { parseOptions, toNumber } from './args.js';
 
 const HELP = `Usage: imgcls train <data> [options]
 
@@ -43,6 +42,8 @@ Options:
   --normalization <name>    zero-one | advprop [default: zero-one]
   --cache-dir <dir>         feature cache [default: $IMGCLS_CACHE/features or <out>/../.imgcls-cache]
   --resume                  continue from <out>/checkpoints/last.imgcls
+  --overwrite               replace the run already in <out> (without it, train refuses
+                            to touch a folder that holds a run: exit 1, nothing changed)
   --no-concepts             skip the narrow-class check before training (ImageNet concepts per class;
                             not run with --resume)
   --json                    print the result as JSON on stdout
@@ -93,6 +94,22 @@ function summary(result: TrainResult): string {
   return lines.join('\n');
 }
 
+/** The flag of each TrainConfig field whose name differs from it (other fields: camelCase → kebab-case). */
+const FLAG_OF: Record<string, string> = { learningRate: 'lr', inputSize: 'input-size', resize: 'resize', normalization: 'normalization' };
+
+/** Validates the config as train() will, but names the command-line flag (--batch-size), not the field (batchSize). */
+function checkFlags(config: TrainConfig): void {
+  try {
+    resolveTrainConfig(config);
+  } catch (err) {
+    if (!isImgclsError(err, 'USAGE')) throw err;
+    const field = /^(\w+) must/.exec(err.message)?.[1];
+    if (!field) throw err;
+    const flag = FLAG_OF[field] ?? field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    throw usageError(err.message.replace(field, `--${flag}`), `See "imgcls train --help".`);
+  }
+}
+
 /**
  * The narrow-class check before training: ImageNet concepts and feature spread of each class's training images.
  * Prints the table (unless quiet) and the NARROW warnings (always) on stderr. An advisory check: when it
@@ -117,7 +134,7 @@ async function conceptCheck(config: ResolvedTrainConfig, quiet: boolean, signal:
 
 /** `imgcls train <data>`: trains with a progress bar on stderr and prints where the checkpoints are. */
 export async function trainCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseStrict('train', () => parseArgs({
+  const { values, positionals } = parseOptions('train', {
     args: argv,
     allowPositionals: true,
     strict: true,
@@ -127,10 +144,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
       seed: { type: 'string' }, 'valid-pct': { type: 'string' }, 'augment-views': { type: 'string' }, dropout: { type: 'string' },
       'save-interval': { type: 'string' }, 'keep-checkpoints': { type: 'string' }, monitor: { type: 'string' }, 'class-weights': { type: 'string' }, 'top-k': { type: 'string' },
       engine: { type: 'string' }, 'train-engine': { type: 'string' }, 'input-size': { type: 'string' }, resize: { type: 'string' }, normalization: { type: 'string' },
-      'cache-dir': { type: 'string' }, resume: { type: 'boolean', default: false }, 'no-concepts': { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
+      'cache-dir': { type: 'string' }, resume: { type: 'boolean', default: false }, overwrite: { type: 'boolean', default: false }, 'no-concepts': { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false }, debug: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
     },
-  }));
+  });
   if (values.help) {
     process.stdout.write(`${HELP}\n`);
     return 0;
@@ -141,7 +158,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   }
   const data = positionals[0];
   const preprocessing = {
-    ...(values['input-size'] !== undefined ? { inputSize: toNumber('input-size', values['input-size'], true) } : {}),
+    ...(values['input-size'] !== undefined ? { inputSize: toNumber('input-size', values['input-size'], { integer: true, command: 'train' }) } : {}),
     ...(values.resize !== undefined ? { resize: values.resize as ResizeMode } : {}),
     ...(values.normalization !== undefined ? { normalization: values.normalization as Normalization } : {}),
   };
@@ -149,27 +166,29 @@ export async function trainCommand(argv: string[]): Promise<number> {
     data,
     outDir: values.out ?? path.join('runs', path.basename(path.resolve(data))),
     mode: values.mode as TrainMode | undefined,
-    epochs: toNumber('epochs', values.epochs, true),
-    batchSize: toNumber('batch-size', values['batch-size'], true),
-    learningRate: toNumber('lr', values.lr),
-    momentum: toNumber('momentum', values.momentum),
-    weightDecay: toNumber('weight-decay', values['weight-decay']),
+    epochs: toNumber('epochs', values.epochs, { integer: true, min: 1, command: 'train' }),
+    batchSize: toNumber('batch-size', values['batch-size'], { integer: true, min: 1, command: 'train' }),
+    learningRate: toNumber('lr', values.lr, { command: 'train' }),
+    momentum: toNumber('momentum', values.momentum, { command: 'train' }),
+    weightDecay: toNumber('weight-decay', values['weight-decay'], { command: 'train' }),
     optimizer: values.optimizer as OptimizerName | undefined,
-    seed: toNumber('seed', values.seed, true),
-    validPct: toNumber('valid-pct', values['valid-pct']),
-    augmentViews: toNumber('augment-views', values['augment-views'], true),
-    dropout: toNumber('dropout', values.dropout),
-    saveInterval: toNumber('save-interval', values['save-interval'], true),
+    seed: toNumber('seed', values.seed, { integer: true, command: 'train' }),
+    validPct: toNumber('valid-pct', values['valid-pct'], { command: 'train' }),
+    augmentViews: toNumber('augment-views', values['augment-views'], { integer: true, command: 'train' }),
+    dropout: toNumber('dropout', values.dropout, { command: 'train' }),
+    saveInterval: toNumber('save-interval', values['save-interval'], { integer: true, command: 'train' }),
     keepCheckpoints: values['keep-checkpoints'] === 'all' ? 'all' : toNumber('keep-checkpoints', values['keep-checkpoints'], { integer: true, min: 0, command: 'train' }),
     monitor: values.monitor as MonitorMetric | undefined,
     classWeights: values['class-weights'] as 'balanced' | 'none' | undefined,
-    topK: toNumber('top-k', values['top-k'], true),
+    topK: toNumber('top-k', values['top-k'], { integer: true, command: 'train' }),
     engine: values.engine as EngineChoice | undefined,
     trainEngine: values['train-engine'] as TrainEngineChoice | undefined,
     cacheDir: values['cache-dir'],
     resume: values.resume,
+    overwrite: values.overwrite,
     preprocessing,
   };
+  checkFlags(config);
   const interactive = process.stderr.isTTY === true && !values.quiet;
   let lastLine = 0;
   let lastPhase = '';
@@ -198,11 +217,19 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const onSignal = () => abort.abort(new Error('interrupted'));
   process.once('SIGINT', onSignal);
   try {
+    const { train, refuseExistingRun } = await import('../train/train.js');
+    // refuse at once, before the (slower) concept check
+    await refuseExistingRun(config);
     // bad options are reported before the check runs the network; a resumed run was checked when it started
-    const resolved = (await import('../train/config.js')).resolveTrainConfig(config);
+    const resolved = resolveTrainConfig(config);
     const concepts = values['no-concepts'] || values.resume ? undefined : await conceptCheck(resolved, values.quiet, abort.signal);
-    const { train } = await import('../train/train.js');
-    const result = await train(config, { signal: abort.signal, onProgress });
+    const result = await train(config, { signal: abort.signal, onProgress }).catch((err: unknown) => {
+      if (!isImgclsError(err, 'CANCELLED')) throw err;
+      // the library's hint names the option; the command line gets the command to type
+      const quote = (arg: string) => (/^[\w./:=@%+-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`);
+      const resumeCommand = ['imgcls', 'train', ...argv.filter((arg) => arg !== '--resume' && arg !== '--overwrite'), ...(values.out ? [] : ['--out', config.outDir]), '--resume'].map(quote).join(' ');
+      throw new ImgclsError(err.message, err.code, err.file, err.hint ? `Continue with: ${resumeCommand}` : undefined, { cause: err });
+    });
     if (interactive) process.stderr.write('\r\x1b[K');
     process.stdout.write(values.json ? `${JSON.stringify(concepts ? { ...result, concepts } : result, null, 2)}\n` : `${summary(result)}\n`);
     return 0;

@@ -26,7 +26,8 @@ export type ImageFormat = 'jpeg' | 'png' | 'gif' | 'webp' | 'tiff' | 'bmp';
 /** Formats recognised but deliberately not decoded (they are not photos, or not in the supported list). */
 type ForeignFormat = 'svg' | 'pdf' | 'heif' | 'jxl' | 'jp2';
 
-const SUPPORTED_HINT = `Convert it to JPEG or PNG (supported: ${IMAGE_EXTENSIONS.map((extension) => extension.slice(1)).join(' ')}), or remove it.`;
+/** What to do with a file that is not a supported image. */
+export const SUPPORTED_HINT = `Convert it to JPEG or PNG (supported: ${IMAGE_EXTENSIONS.map((extension) => extension.slice(1)).join(' ')}), or remove it.`;
 
 /** Recognises an image format from its magic bytes; undefined when the bytes are not a known image. */
 export function sniffImageFormat(bytes: Uint8Array): ImageFormat | ForeignFormat | undefined {
@@ -41,8 +42,9 @@ export function sniffImageFormat(bytes: Uint8Array): ImageFormat | ForeignFormat
   if (ascii(0, 5) === '%PDF-') return 'pdf';
   if ((bytes[0] === 0xff && bytes[1] === 0x0a) || ascii(4, 8) === 'JXL ') return 'jxl';
   if (ascii(4, 8) === 'jP  ' || (bytes[0] === 0xff && bytes[1] === 0x4f && bytes[2] === 0xff)) return 'jp2';
-  const head = ascii(0, Math.min(bytes.length, 256)).trimStart().toLowerCase();
-  if (head.startsWith('<svg') || (head.startsWith('<?xml') && head.includes('<svg'))) return 'svg';
+  // an SVG may open with a byte-order mark, an XML declaration, comments or a DOCTYPE before <svg
+  const head = Buffer.from(bytes.subarray(0, 4096)).toString('utf8').replace(/^\uFEFF/, '').trimStart().toLowerCase();
+  if (head.startsWith('<svg') || (head.startsWith('<') && /<svg[\s>]/.test(head))) return 'svg';
   return undefined;
 }
 

@@ -131,6 +131,12 @@ async function readClassFolders(dir: string): Promise<{ classNames: string[]; fi
   return { classNames, files, ignored };
 }
 
+/** Images directly in `dir` (not in a class folder): a dataset ignores them, so the user is told. */
+async function looseImages(dir: string): Promise<string[]> {
+  const entries = await fs.readdir(dir, { withFileTypes: true });
+  return entries.filter((e) => e.isFile() && !e.name.startsWith('.') && isImageFile(e.name)).map((e) => path.join(dir, e.name)).sort();
+}
+
 function toItems(files: string[][]): ImageItem[] {
   return files.flatMap((classFiles, label) => classFiles.map((file) => ({ file, label })));
 }
@@ -190,6 +196,7 @@ export async function scanDataset(root: string, options: ScanOptions = {}): Prom
       valid: toItems(valid.files),
       layout: 'train-val',
       ignored: [...train.ignored, ...valid.ignored],
+      loose: [...await looseImages(absRoot), ...await looseImages(trainDir), ...await looseImages(validDir)],
     };
   }
 
@@ -204,5 +211,6 @@ export async function scanDataset(root: string, options: ScanOptions = {}): Prom
     valid: split.valid.map((i) => items[i]),
     layout: 'auto-split',
     ignored: all.ignored,
+    loose: [...await looseImages(absRoot), ...(hasTrain ? await looseImages(classDir) : [])],
   };
 }

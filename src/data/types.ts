@@ -72,4 +72,6 @@ export interface Dataset {
   layout: 'train-val' | 'auto-split';
   /** Files inside class folders that were not counted because their extension is not an image's. */
   ignored: string[];
+  /** Images lying directly in the dataset root (or train/, val/), outside every class folder: not used. */
+  loose?: string[];
 }

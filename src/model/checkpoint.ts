@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import { ImgclsError } from '../errors.js';
 import type { DenseHead, ModelSpec, TrainMode } from './types.js';
 import type { OpenSetHeader } from './open-set.js';
@@ -150,6 +151,27 @@ function invalid(file: string, what: string, cause?: unknown): ImgclsError {
     cause === undefined ? undefined : { cause });
 }
 
+/** A folder where a checkpoint belongs: a run folder, its checkpoints/ folder or a dataset. Nothing is damaged; name the file meant. */
+async function folderGivenAsCheckpoint(folder: string, cause: unknown): Promise<ImgclsError> {
+  const candidates = [path.join(folder, 'checkpoints', `best${CHECKPOINT_EXTENSION}`), path.join(folder, `best${CHECKPOINT_EXTENSION}`)];
+  const found = [];
+  for (const candidate of candidates) if (await fs.stat(candidate).then((s) => s.isFile(), () => false)) found.push(candidate);
+  const meant = found[0] ?? candidates[0];
+  return new ImgclsError(`this is a folder, not a checkpoint: ${folder}`, 'CHECKPOINT_NOT_FOUND', folder,
+    found.length ? `Did you mean ${meant}?` : `Pass a .imgcls file, e.g. <run>/checkpoints/best.imgcls (imgcls train writes it; a dataset folder goes after the checkpoint).`,
+    { cause });
+}
+
+/** A file that is not an imgcls checkpoint at all (an ONNX model, an image, text): say what it is instead of calling it damaged. */
+function notACheckpoint(file: string): ImgclsError {
+  const onnx = file.toLowerCase().endsWith('.onnx');
+  const what = onnx ? 'an ONNX model' : 'not an imgcls checkpoint';
+  return new ImgclsError(`${path.basename(file)} is ${what} (it does not start with "${CHECKPOINT_MAGIC}")`, 'CHECKPOINT_INVALID', file,
+    onnx
+      ? 'imgcls commands read the .imgcls checkpoint the ONNX file was exported from (e.g. <run>/checkpoints/best.imgcls); run an .onnx file with ONNX Runtime directly.'
+      : `Pass a .imgcls file written by imgcls train, e.g. <run>/checkpoints/best.imgcls.`);
+}
+
 async function readRaw(file: string): Promise<{ header: Header; payload: Buffer }> {
   let bytes: Buffer;
   try {
@@ -160,10 +182,12 @@ async function readRaw(file: string): Promise<{ header: Header; payload: Buffer 
       throw new ImgclsError(`checkpoint not found: ${file}`, 'CHECKPOINT_NOT_FOUND', file,
         'Check the path; imgcls train writes <run>/checkpoints/best.imgcls and last.imgcls.', { cause: err });
     }
+    if (code === 'EISDIR') throw await folderGivenAsCheckpoint(file, err);
     throw invalid(file, `cannot read it (${code ?? String(err)})`, err);
   }
   if (bytes.length < PREFIX_BYTES || bytes.toString('ascii', 0, 8) !== CHECKPOINT_MAGIC) {
-    throw invalid(file, bytes.length === 0 ? 'the file is empty' : `it does not start with "${CHECKPOINT_MAGIC}"`);
+    if (bytes.length > 0) throw notACheckpoint(file);
+    throw invalid(file, 'the file is empty');
   }
   const headerBytes = bytes.readUInt32LE(8);
   if (PREFIX_BYTES + headerBytes > bytes.length) throw invalid(file, 'the file is truncated (header cut short)');

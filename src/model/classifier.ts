@@ -12,6 +12,8 @@ import type { OpenSetVerdict } from './types.js';
 export interface LoadClassifierOptions {
   /** An engine to share (not disposed by the classifier), or which one to create. Default 'auto'. */
   engine?: BackboneEngine | EngineChoice;
+  /** Ignore the decision threshold stored by eval's saveThreshold: the most probable class wins. Default false. */
+  ignoreThreshold?: boolean;
 }
 
 /**
@@ -39,7 +41,8 @@ export function rankPredictions(probabilities: ArrayLike<number>, spec: Pick<Mod
 export async function loadClassifier(file: string, options: LoadClassifierOptions = {}): Promise<Classifier> {
   const checkpoint = await loadCheckpoint(file);
   const head = checkpointHead(checkpoint);
-  const spec = checkpoint.spec;
+  const { threshold, ...withoutThreshold } = checkpoint.spec;
+  const spec = options.ignoreThreshold || !threshold ? withoutThreshold : { ...withoutThreshold, threshold };
   if (spec.mode === 'top-k' && !(Number.isInteger(spec.topK) && spec.topK! >= 1)) {
     throw new ImgclsError(`top-k checkpoint without a valid topK (${spec.topK})`, 'CHECKPOINT_INVALID', file, 'Retrain it with imgcls train --mode top-k.');
   }

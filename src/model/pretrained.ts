@@ -8,6 +8,7 @@ import type { DenseHead } from './types.js';
 
 export { pretrainedModelDir, pretrainedWeightsSource } from './pretrained-source.js';
 import { WEIGHTS_HINT, WEIGHTS_RELATIVE_DIR, pretrainedModelDir } from './pretrained-source.js';
+import { quietTfjs } from '../backend/backend.js';
 
 interface GraphModelFiles {
   json: {
@@ -43,6 +44,7 @@ async function readGraphModelFiles(dir: string): Promise<GraphModelFiles> {
 
 /** Loads a TF.js graph model from a local folder, without fetch. */
 export async function loadLocalGraphModel(dir: string): Promise<tf.GraphModel> {
+  quietTfjs();
   const files = await readGraphModelFiles(dir);
   const handler: tf.io.IOHandler = {
     load: async () => ({
@@ -166,6 +168,7 @@ export interface PretrainedOptions {
  * (mapped by layer name; the files are read once per process). The caller owns and disposes it.
  */
 export async function loadPretrainedBackbone(options: PretrainedOptions = {}): Promise<tf.LayersModel> {
+  quietTfjs();
   const dir = options.modelDir ?? pretrainedModelDir();
   const weights = await cachedPretrainedWeights(dir);
   const model = buildEfficientNetB0({ includeTop: options.includeTop ?? false, inputSize: options.inputSize ?? 224 });

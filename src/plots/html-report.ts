@@ -24,6 +24,8 @@ export interface HtmlReportOptions {
   overlays?: ReadonlyMap<string, Uint8Array>;
   /** How many misclassified images to list, highest loss first. Default 50. */
   maxImages?: number;
+  /** Warnings shown above everything else, e.g. the leak warning when evaluation images are copies of training images. */
+  warnings?: readonly string[];
   /** The checkpoint's open-set calibration (undefined: it carries none, and the page says how to add it). */
   openSetSummary?: OpenSetSummary;
   /** Results on images that belong to no class (imgcls report --open-set), with thumbnails of the ones still called a class. */
@@ -112,6 +114,7 @@ export function renderHtmlReport(evaluation: Evaluation, options: HtmlReportOpti
   const body = [
     `<h1>${escapeHtml(title)}</h1>`,
     header.length > 0 ? `<p class="meta">${header.join(' · ')}</p>` : '',
+    ...(options.warnings ?? []).map((warning) => `<p class="warning">⚠ ${escapeHtml(warning)}</p>`),
     `<ul class="summary">${summary.join('')}</ul>`,
     '<h2>Classification report</h2>',
     `<pre class="report">${escapeHtml(evaluation.report)}</pre>`,
@@ -139,7 +142,9 @@ pre.report { background: #f6f8fa; padding: 1rem; display: inline-block; }
 table.images { border-collapse: collapse; }
 table.images td, table.images th { border-bottom: 1px solid #ddd; padding: 0.3rem 0.6rem; text-align: left; vertical-align: middle; }
 td.pictures { white-space: nowrap; }
-td.pictures img { max-height: 160px; margin-right: 0.3rem; vertical-align: middle; }
+/* image and explanation overlay in the same 160 px box, whatever their pixel size */
+td.pictures img { width: 160px; height: 160px; object-fit: contain; margin-right: 0.3rem; vertical-align: middle; }
+.warning { background: #fff4e5; border-left: 4px solid #e67e22; padding: 0.5rem 0.8rem; max-width: 60rem; }
 .missing, .note { color: #888; }
 </style>
 </head>

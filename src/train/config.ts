@@ -56,9 +56,14 @@ export interface TrainConfig {
   topK?: number;
   /**
    * Continue from <outDir>/checkpoints/last.imgcls (optimizer state included; a missing file starts a new
-   * run). Default false: a new run replaces the run folder's history.jsonl and .imgcls checkpoints.
+   * run). Default false.
    */
   resume?: boolean;
+  /**
+   * Replace a finished or partial run already in outDir (its history.jsonl and .imgcls checkpoints).
+   * Default false: train() refuses with RUN_EXISTS instead of deleting a run it was not told to delete.
+   */
+  overwrite?: boolean;
   /** Default DEFAULT_PREPROCESSING (224, 'squash', 'zero-one'). */
   preprocessing?: Partial<Preprocessing>;
   /** Backbone engine for feature extraction. Default 'auto' (ONNX Runtime when it loads, else TF.js). */
@@ -93,6 +98,7 @@ export interface ResolvedTrainConfig {
   classWeights: 'balanced' | 'none';
   topK: number;
   resume: boolean;
+  overwrite: boolean;
   preprocessing: Preprocessing;
   engine: EngineChoice;
   cacheDir: string;
@@ -163,6 +169,7 @@ export function resolveTrainConfig(config: TrainConfig): ResolvedTrainConfig {
     classWeights: oneOf('classWeights', config.classWeights ?? 'balanced', ['balanced', 'none'] as const),
     topK: integerIn('topK', config.topK ?? 2, 1, MAX_TOP_K),
     resume: config.resume ?? false,
+    overwrite: config.overwrite ?? false,
     preprocessing: resolvePreprocessing({ ...DEFAULT_PREPROCESSING, ...config.preprocessing }),
     engine: oneOf('engine', config.engine ?? 'auto', ENGINES),
     cacheDir: config.cacheDir ? path.resolve(config.cacheDir) : defaultCacheDir(outDir),

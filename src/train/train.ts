@@ -27,6 +27,7 @@ import { mapLimit } from '../util/limit.js';
 import { randomStream, shuffledIndices } from '../util/random.js';
 import { estimateTrainingMs } from './estimate.js';
 import { formatDuration } from '../util/duration.js';
+import { countLeaks, leakWarning } from '../data/leaks.js';
 import { createDecisionRule } from '../eval/decision.js';
 import { classificationMetrics } from '../eval/metrics.js';
 import { crossEntropy } from '../eval/top-losses.js';
@@ -250,17 +251,68 @@ interface EpochsOutcome {
  */
 export async function train(config: TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
   const run = await resolveRun(config, options);
-  const folder = await openRunFolder(run);
+  await refuseExistingRun(run.config);
   const data = await readDataset(run);
-  const resumeFrom = await resumeOrReset(run, folder, data);
-  const startEpoch = resumeFrom ? resumeFrom.training.epoch : 0;
-  if (startEpoch === 0) await announceEstimates(run, data);
-  const features = await prepareFeatures(run, data, startEpoch);
-  const spec = modelSpec(run.config, data.dataset.classNames);
-  const runner = await buildRunner(run, features, spec.classNames.length, resumeFrom);
-  const outcome = await runEpochs(run, folder, data, features, spec, runner, resumeFrom);
-  await calibrateOpenSet(run, folder, data, features);
-  return { ...finish(run, folder, data, features, spec, startEpoch, resumeFrom, outcome), trainEngine: runner.engine ?? 'js' };
+  warnAboutData(run, data);
+  // folders made by this call are removed again when it fails before its first checkpoint
+  const createdDir = await firstMissingDir(path.join(run.config.outDir, 'checkpoints'));
+  const folder = await openRunFolder(run);
+  try {
+    const resumeFrom = await resumeOrReset(run, folder, data);
+    const startEpoch = resumeFrom ? resumeFrom.training.epoch : 0;
+    if (startEpoch === 0) await announceEstimates(run, data);
+    const features = await prepareFeatures(run, data, startEpoch);
+    const spec = modelSpec(run.config, data.dataset.classNames);
+    const runner = await buildRunner(run, features, spec.classNames.length, resumeFrom);
+    const outcome = await runEpochs(run, folder, data, features, spec, runner, resumeFrom);
+    await calibrateOpenSet(run, folder, data, features);
+    return { ...finish(run, folder, data, features, spec, startEpoch, resumeFrom, outcome), trainEngine: runner.engine ?? 'js' };
+  } catch (err) {
+    if (createdDir && !(await hasCheckpoint(folder.checkpointDir))) await fs.rm(createdDir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** A run already in the folder is never replaced unless asked (overwrite) or continued (resume): RUN_EXISTS, nothing touched. */
+export async function refuseExistingRun(resolved: { outDir: string; resume?: boolean; overwrite?: boolean }): Promise<void> {
+  if (resolved.resume || resolved.overwrite) return;
+  const existing = await existingRun(resolved.outDir);
+  if (!existing) return;
+  throw new ImgclsError(`${resolved.outDir} already holds a training run (${existing}); nothing was changed`, 'RUN_EXISTS', resolved.outDir,
+    'Continue it with --resume (resume: true), replace it with --overwrite (overwrite: true), or choose another --out folder.');
+}
+
+/** What makes a folder a training run: a checkpoint or a non-empty history.jsonl; described for the message, else undefined. */
+export async function existingRun(outDir: string): Promise<string | undefined> {
+  const checkpoints = (await fs.readdir(path.join(outDir, 'checkpoints')).catch(() => [] as string[])).filter((name) => name.endsWith(CHECKPOINT_EXTENSION));
+  if (checkpoints.length) return `${checkpoints.length} checkpoint(s) in checkpoints/`;
+  const history = await fs.stat(path.join(outDir, 'history.jsonl')).catch(() => undefined);
+  return history && history.size > 0 ? 'a history.jsonl' : undefined;
+}
+
+async function hasCheckpoint(checkpointDir: string): Promise<boolean> {
+  return (await fs.readdir(checkpointDir).catch(() => [] as string[])).some((name) => name.endsWith(CHECKPOINT_EXTENSION));
+}
+
+/** The outermost folder of `dir` that does not exist yet (what mkdir -p would create), or undefined. */
+async function firstMissingDir(dir: string): Promise<string | undefined> {
+  let missing: string | undefined;
+  for (let current = path.resolve(dir); ; current = path.dirname(current)) {
+    if (await fs.stat(current).then(() => true, () => false)) return missing;
+    missing = current;
+    if (path.dirname(current) === current) return missing;
+  }
+}
+
+/** Notices about the data before any work: images outside the class folders, validation images that are copies of training images. */
+function warnAboutData(run: Run, data: RunData): void {
+  const { dataset } = data;
+  const loose = dataset.loose ?? [];
+  if (loose.length) {
+    run.say(`${loose.length} image(s) lie outside every class folder and are not used (${loose.slice(0, 3).map((f) => path.relative(dataset.root, f)).join(', ')}${loose.length > 3 ? ', …' : ''}); move each into its class folder`);
+  }
+  const leaks = countLeaks(data.trainItems, data.validItems);
+  if (leaks > 0) run.say(leakWarning(leaks, data.validItems.length, dataset.layout));
 }
 
 /** Step 1: the resolved config, the cached output it needs, and the progress/notice channel. */
@@ -351,7 +403,7 @@ async function announceEstimates(run: Run, data: RunData): Promise<void> {
   const onTorch = resolved.mode !== 'head' && resolveTrainEngine(resolved.trainEngine).engine === 'libtorch';
   const backend = resolved.mode === 'head' ? 'wasm' : onTorch ? 'libtorch' : await (await import('../backend/backend.js')).initBackend();
   const work = { images: trainItems.length * (1 + resolved.augmentViews) + validItems.length, epochs: resolved.epochs, engine: resolved.engine, inputSize: resolved.preprocessing.inputSize, backend };
-  const estimates = { head: estimateTrainingMs('head', work), 'top-k': estimateTrainingMs('top-k', work), full: estimateTrainingMs('full', { ...work, images: trainItems.length, validImages: validItems.length }) };
+  const estimates = { head: estimateTrainingMs('head', work), 'top-k': estimateTrainingMs('top-k', { ...work, trainImages: trainItems.length, validImages: validItems.length }), full: estimateTrainingMs('full', { ...work, images: trainItems.length, validImages: validItems.length }) };
   const fastest = (Object.keys(estimates) as (keyof typeof estimates)[]).sort((a, b) => estimates[a] - estimates[b])[0];
   run.say(`estimated time on this machine: head ≈ ${formatDuration(estimates.head)}, top-k ≈ ${formatDuration(estimates['top-k'])}, full ≈ ${formatDuration(estimates.full)} (${backend === 'libtorch' ? 'top-k/full on libtorch' : `TF.js ${backend}`}); ` +
     `${fastest} is the fastest, ${resolved.mode} is running`);

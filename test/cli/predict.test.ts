@@ -66,10 +66,15 @@ test('imgcls predict --json and --csv carry the same rows', async () => {
 
 test('imgcls predict exits 1 only when nothing could be classified, still printing a row per file', async () => {
   const bad = mixed.files.filter((f) => !f.good).map((f) => f.file);
-  const { code, stdout, stderr } = await imgcls(['predict', run.checkpoint, ...bad, path.join(dir, 'missing.jpg')]);
+  const { code, stdout, stderr } = await imgcls(['predict', run.checkpoint, ...bad]);
   assert.equal(code, 1);
-  assert.equal(stdout.trimEnd().split('\n').length, 1 + bad.length + 1);
+  assert.equal(stdout.trimEnd().split('\n').length, 1 + bad.length);
   assert.match(stderr, /no file could be classified/);
+  // a path that does not exist is a mistyped argument: the whole command fails at once, naming it
+  const missing = await imgcls(['predict', run.checkpoint, ...bad, path.join(dir, 'missing.jpg')]);
+  assert.equal(missing.code, 1);
+  assert.equal(missing.stdout, '');
+  assert.match(missing.stderr, /no such file or folder: .*missing\.jpg/);
   // one good file among bad ones is enough for success
   const one = await imgcls(['predict', run.checkpoint, ...bad, mixed.files[0].file]);
   assert.equal(one.code, 0, one.stderr);

@@ -215,7 +215,11 @@ test('Fix the data: Classify a wrong image, Add to class, Retrain, and the panel
 });
 
 test('after a window reload the results panel is restored (webview serializer)', { timeout: TEST_TIMEOUT_MS }, async () => {
-  await page.reload();
+  // Developer: Reload Window shuts the window down gracefully (the webview state is flushed to storage), as a user's reload does
+  await page.waitForTimeout(2000);
+  await runFromPalette(page, 'Developer: Reload Window');
+  await page.waitForLoadState('domcontentloaded');
+  await page.waitForTimeout(3000);
   await waitForWorkbench(page);
   const frame = await webviewFrame(page, 'table.results tr.result td.before', 180_000);
   assert.match((await frame.locator('#heading').textContent()) ?? '', /after retraining/);

@@ -36,6 +36,10 @@ test('expandInputs: folders recursively (images only, sorted), globs, explicit a
   const notes = path.join(mixed.folder, 'notes.txt');
   const missing = path.join(dir, 'missing.jpg');
   assert.deepEqual(await expandInputs([notes, missing]), [notes, missing]);
+  // a folder plus an overlapping glob lists each file once; strict turns a missing path or an empty glob into an error
+  assert.deepEqual(await expandInputs([mixed.folder, path.join(mixed.folder, '**/*.jpg')]), mixed.files.map((f) => f.file));
+  await assert.rejects(expandInputs([missing], { strict: true }), (err) => isImgclsError(err, 'PATH_NOT_FOUND'));
+  await assert.rejects(expandInputs([path.join(dir, 'none', '**/*.png')], { strict: true }), (err) => isImgclsError(err, 'NO_IMAGES'));
   await fs.writeFile(path.join(mixed.folder, '.hidden.jpg'), 'x');
   assert.ok(!(await expandInputs(mixed.folder)).some((file) => file.endsWith('.hidden.jpg')));
   await fs.rm(path.join(mixed.folder, '.hidden.jpg'));

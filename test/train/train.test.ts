@@ -96,7 +96,7 @@ describe('train (head mode) on the lesson data', () => {
     }
 
     // a second run reads every feature from the cache
-    const again = await train({ data: LESSON_DATA, outDir, cacheDir: path.join(tmp, 'cache'), epochs: 1 });
+    const again = await train({ data: LESSON_DATA, outDir, cacheDir: path.join(tmp, 'cache'), epochs: 1, overwrite: true });
     assert.equal(again.cache.computed, 0);
     assert.equal(again.engine, null);
   });
