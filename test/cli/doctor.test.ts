@@ -24,7 +24,7 @@ test('imgcls doctor reports the libtorch training engine as skipped, with the re
 test('imgcls doctor --json gives the same checks as data', async () => {
   const { stdout } = await run(process.execPath, [bin, 'doctor', '--json'], { cwd: repoRoot, timeout: 120_000 });
   const report = JSON.parse(stdout) as { checks: { name: string; ok: boolean }[] };
-  assert.deepEqual(report.checks.map((c) => c.name), ['backend', 'weights', 'onnxruntime', 'libtorch', 'jupyter', 'tslab']);
+  assert.deepEqual(report.checks.map((c) => c.name), ['backend', 'weights', 'onnxruntime', 'libtorch', 'jupyter', 'tslab', 'kernel']);
   assert.ok(report.checks.find((c) => c.name === 'backend')!.ok);
 });
 
