@@ -41,7 +41,9 @@ test('the .vsix holds the bundle, the library, the weights, l10n, metadata and l
   assert.deepEqual(unwanted, []);
   for (const key of ['displayName', 'description', 'categories', 'keywords', 'repository', 'license', 'icon']) assert.ok(manifest[key], `manifest has ${key}`);
   const bytes = Number(execFileSync('stat', ['-c', '%s', vsix], { encoding: 'utf8' }));
-  assert.ok(bytes < 70e6, `${(bytes / 1e6).toFixed(1)} MB`);
+  // 70.0 MB on 2026-12-02: ImageNet weights twice (TF.js for training 19.6 MB, the backbone ONNX for a first Classify
+  // without a 25 s export), ONNX Runtime 18.0 MB, libvips 8.2 MB; the guard catches a new large part
+  assert.ok(bytes < 75e6, `${(bytes / 1e6).toFixed(1)} MB`);
   t.diagnostic(log.split('\n').filter((line) => /\.vsix: |^ {2}\S/.test(line)).join('\n'));
 });
 
