@@ -7,9 +7,8 @@
 //   node scripts/gather-open-set.mjs --list     # also prints every file and its source
 //
 // The packages are downloaded (`apt-get download`, no root needed) into .cache/openset/debs/ and
-// unpacked there with dpkg-deb; nothing is installed on the system. Deliberately NOT used (kept for an
-// independent check by the project): python3-skimage's sample images, darknet's data images,
-// gnome-backgrounds' wallpapers.
+// unpacked there with dpkg-deb; nothing is installed on the system. Only the packages listed below are
+// used: the images DEVELOPERS.md keeps for the independent check are never gathered.
 import { execFileSync } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
