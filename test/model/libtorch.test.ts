@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadImage } from '../../src/data/preprocess.js';
 import type { ImageBatch } from '../../src/data/types.js';
+import { batchOf, maxAbsDiff } from './batch.js';
 import { createOnnxEngine } from '../../src/model/onnx/index.js';
 import type { BackboneEngine } from '../../src/model/types.js';
 import { initHead } from '../../src/model/dense-head.js';
@@ -25,20 +26,6 @@ const skip = addon.addon ? false : `libtorch engine absent: ${addon.reason}`;
 
 let cacheDir: string;
 let onnxEngine: BackboneEngine;
-
-async function batchOf(files: string[]): Promise<ImageBatch> {
-  const images = await Promise.all(files.map((f) => loadImage(f)));
-  const data = new Float32Array(images.length * 224 * 224 * 3);
-  images.forEach((image, i) => data.set(image, i * image.length));
-  return { data, count: files.length, inputSize: 224, files, labels: files.map(() => -1), skipped: [] };
-}
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
-  return max;
-}
 
 before(async () => {
   if (skip) return;

@@ -11,6 +11,7 @@ import { initBackend } from '../../src/backend/backend.js';
 import { isImgclsError } from '../../src/errors.js';
 import { loadImage } from '../../src/data/preprocess.js';
 import type { ImageBatch } from '../../src/data/types.js';
+import { batchOf, maxAbsDiff } from './batch.js';
 import { createBackboneEngine } from '../../src/model/engine.js';
 import { withHead } from '../../src/model/head.js';
 import { loadPretrainedBackbone } from '../../src/model/pretrained.js';
@@ -37,20 +38,6 @@ async function lessonImages(split: 'train' | 'val', perClass: number): Promise<{
     items.push(...files.map((f) => ({ file: path.join(lessonData, split, className, f), label })));
   }
   return items;
-}
-
-async function batchOf(files: string[]): Promise<ImageBatch> {
-  const images = await Promise.all(files.map((f) => loadImage(f)));
-  const data = new Float32Array(images.length * 224 * 224 * 3);
-  images.forEach((image, i) => data.set(image, i * image.length));
-  return { data, count: files.length, inputSize: 224, files, labels: files.map(() => -1), skipped: [] };
-}
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
-  return max;
 }
 
 before(async () => {
