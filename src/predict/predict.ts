@@ -2,6 +2,7 @@ import { ImgclsError, usageError } from '../errors.js';
 import { streamBatches } from '../data/stream.js';
 import { IMAGE_EXTENSIONS } from '../data/scan.js';
 import type { Classifier, OpenSetVerdict, Prediction } from '../model/types.js';
+import type { ImageBatch } from '../data/types.js';
 import { rankPredictions } from '../model/classifier.js';
 import { expandInputs } from './inputs.js';
 
@@ -87,18 +88,14 @@ export async function* predict(
       `Pass image files, a folder or a glob; image extensions are ${IMAGE_EXTENSIONS.join(' ')}.`,
     );
   }
+  const classifyBatch = async (batch: ImageBatch): Promise<{ batch: ImageBatch; probabilities: Float32Array; verdicts?: OpenSetVerdict[] }> => {
+    if (batch.count === 0) return { batch, probabilities: new Float32Array(0) };
+    if (withVerdict) return { batch, ...(await classifier.predictBatchWithVerdict!(batch, { nearest: options.nearest ?? 1 })) };
+    return { batch, probabilities: await classifier.predictBatch(batch) };
+  };
   let start = 0;
-  for await (const batch of streamBatches(files, {
-    batchSize,
-    concurrency: options.concurrency,
-    prefetch: options.prefetch,
-    preprocessing: spec.preprocessing,
-    signal: options.signal,
-  })) {
-    const { probabilities, verdicts } = batch.count === 0
-      ? { probabilities: new Float32Array(0), verdicts: undefined }
-      : withVerdict ? await classifier.predictBatchWithVerdict!(batch, { nearest: options.nearest ?? 1 }) : { probabilities: await classifier.predictBatch(batch), verdicts: undefined };
-    // results keyed by file (a file named twice in one batch gets its results in turn)
+  /** The rows of one classified batch, in input order (a file named twice in one batch gets its results in turn). */
+  function* rows({ batch, probabilities, verdicts }: Awaited<ReturnType<typeof classifyBatch>>): Generator<PredictResult> {
     const byFile = new Map<string, PredictResult[]>();
     const add = (result: PredictResult) => byFile.set(result.file, [...(byFile.get(result.file) ?? []), result]);
     batch.files.forEach((file, i) => {
@@ -114,6 +111,35 @@ export async function* predict(
       if (result) yield result;
     }
     options.onProgress?.({ done: start, total: files.length });
+  }
+  // one batch classifies while the rows of the one before are handed out (and written by the caller), so the
+  // engine never waits for the consumer
+  let previous: ReturnType<typeof classifyBatch> | undefined;
+  try {
+    for await (const batch of streamBatches(files, {
+      batchSize,
+      concurrency: options.concurrency,
+      prefetch: options.prefetch,
+      preprocessing: spec.preprocessing,
+      signal: options.signal,
+    })) {
+      const current = classifyBatch(batch);
+      current.catch(() => undefined); // awaited below; a failure must not go unhandled while the previous batch's rows are out
+      if (previous) {
+        const done = previous;
+        previous = undefined;
+        yield* rows(await done);
+      }
+      previous = current;
+    }
+    if (previous) {
+      const done = previous;
+      previous = undefined;
+      yield* rows(await done);
+    }
+  } finally {
+    // stopped early or failed: let the batch in flight finish before the caller disposes the classifier
+    await previous?.catch(() => undefined);
   }
 }
 

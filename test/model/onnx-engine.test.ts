@@ -100,6 +100,28 @@ test('batches larger than maxRunBatch run in chunks whose outputs concatenate to
   await assert.rejects(createOnnxEngine({ cacheDir, maxRunBatch: 0 }), /maxRunBatch must be a positive integer/);
 });
 
+test('side-by-side sessions: the chunks dealt over three worker sessions come back in input order, equal to one in-thread session', async () => {
+  const items = await lessonImages('val', 3);
+  const batch = await batchOf([...GOLDEN, ...items.map((i) => i.file)]);
+  const spread = await createOnnxEngine({ cacheDir, maxRunBatch: 1, sessions: 3, threads: 3 });
+  const single = await createOnnxEngine({ cacheDir, worker: false });
+  try {
+    assert.equal(spread.sessions, 3);
+    assert.equal(spread.runMode, 'worker');
+    assert.equal(single.sessions, 1);
+    const [a, b] = [await spread.run(batch), await single.run(batch)];
+    assert.equal(a.pooled.length, batch.count * 1280);
+    // image by image: a chunk landing in the wrong place would put another image's features here
+    for (let i = 0; i < batch.count; i++) {
+      assert.ok(maxAbsDiff(a.pooled.subarray(i * 1280, (i + 1) * 1280), b.pooled.subarray(i * 1280, (i + 1) * 1280)) < 1e-6, `image ${i}`);
+    }
+  } finally {
+    await spread.dispose();
+    await single.dispose();
+  }
+  await assert.rejects(createOnnxEngine({ cacheDir, sessions: 0 }), /sessions must be a positive integer/);
+});
+
 test('pretrained backbone through the exported ImageNet top: panda.jpg is a giant panda (class 388)', async () => {
   const model = await loadPretrainedBackbone({ includeTop: true });
   const file = path.join(cacheDir, 'imagenet.onnx');

@@ -14,8 +14,17 @@ type Ort = typeof import('onnxruntime-node');
 export interface OnnxEngineOptions {
   /** A backbone ONNX file (NHWC input "image", pooled features as the first output). Default: the pretrained backbone, exported and cached on first use. */
   modelPath?: string;
-  /** Intra-op threads. Default: os.availableParallelism() (all cores). */
+  /** Intra-op threads in all, shared by the sessions (each gets max(1, ⌊threads / sessions⌋)). Default: os.availableParallelism() (all cores). */
   threads?: number;
+  /**
+   * ONNX Runtime sessions run side by side, each in its own worker thread: a batch's chunks (maxRunBatch) are
+   * spread over them. Default ORT_SESSIONS(cores) = min(cores, 2), IMGCLS_ORT_SESSIONS overrides; 1 with
+   * worker: false. On the 2-core reference machine two one-thread sessions beat one two-thread session
+   * (no wake-ups between the network's many small parallel sections), measured in one process, decode ∥
+   * inference over 1000 JPEGs, 4 interleaved pairs (2026-12-02): 96–111 → 106–124 img/s, +9% on average,
+   * 17.8 → 16.7 CPU-ms per image.
+   */
+  sessions?: number;
   /** Cache folder for the generated backbone. Default imgclsCacheDir(): $IMGCLS_CACHE/models, else node_modules/.cache/imgcls. */
   cacheDir?: string;
   /**
@@ -44,6 +53,11 @@ export interface OnnxEngineOptions {
 /** Default largest batch per ONNX Runtime run (see OnnxEngineOptions.maxRunBatch). */
 export const ORT_RUN_CHUNK = 4;
 
+/** Default number of side-by-side sessions on a machine with `cores` cores (see OnnxEngineOptions.sessions). */
+export function ortSessions(cores: number): number {
+  return Math.max(1, Math.min(cores, 2));
+}
+
 let ortModule: Promise<Ort> | undefined;
 
 /** Imports onnxruntime-node once; BACKEND_UNAVAILABLE (with the cause) when its native binding cannot load. */
@@ -65,12 +79,15 @@ export function loadOnnxRuntime(): Promise<Ort> {
  * requested outputs gets its own session on a pruned copy of the graph, so a run computes only what
  * it returns. The pretrained backbone is exported from the layers model on first use and cached.
  */
-export async function createOnnxEngine(options: string | OnnxEngineOptions = {}): Promise<BackboneEngine & { readonly runMode: 'in-thread' | 'worker' }> {
+export async function createOnnxEngine(options: string | OnnxEngineOptions = {}): Promise<BackboneEngine & { readonly runMode: 'in-thread' | 'worker'; readonly sessions: number }> {
   const resolved: OnnxEngineOptions = typeof options === 'string' ? { modelPath: options } : options;
   const threads = resolved.threads ?? os.availableParallelism();
   if (!(Number.isInteger(threads) && threads > 0)) throw usageError(`threads must be a positive integer. Received: ${threads}`);
   const maxRunBatch = resolved.maxRunBatch ?? (process.env.IMGCLS_ORT_MAX_BATCH ? Number(process.env.IMGCLS_ORT_MAX_BATCH) : ORT_RUN_CHUNK);
   if (!(Number.isInteger(maxRunBatch) && maxRunBatch > 0)) throw usageError(`maxRunBatch must be a positive integer. Received: ${maxRunBatch}`);
+  const useWorker = resolved.worker ?? true;
+  const sessionCount = !useWorker ? 1 : resolved.sessions ?? (process.env.IMGCLS_ORT_SESSIONS ? Number(process.env.IMGCLS_ORT_SESSIONS) : ortSessions(os.availableParallelism()));
+  if (!(Number.isInteger(sessionCount) && sessionCount > 0)) throw usageError(`sessions must be a positive integer. Received: ${sessionCount}`);
   const ort = await loadOnnxRuntime();
   const featureMapName = backboneOnnxOutputs().featureMap;
 
@@ -102,21 +119,23 @@ export async function createOnnxEngine(options: string | OnnxEngineOptions = {})
     }
     return loaded;
   };
-  const settings = { threads, spinning: resolved.spinning ?? process.env.IMGCLS_ORT_SPINNING === '1' };
-  let runner: OrtRunner = createInThreadRunner(ort, settings);
-  if (resolved.worker ?? true) {
-    try {
-      runner = await createWorkerRunner(settings);
-    } catch {
-      // no worker (e.g. bundled without ort-worker.js): sessions run on this thread
-    }
+  const spinning = resolved.spinning ?? process.env.IMGCLS_ORT_SPINNING === '1';
+  let runners: OrtRunner[] = [createInThreadRunner(ort, { threads, spinning })];
+  if (useWorker) {
+    const settings = { threads: Math.max(1, Math.floor(threads / sessionCount)), spinning };
+    const started = await Promise.allSettled(Array.from({ length: sessionCount }, () => createWorkerRunner(settings)));
+    const workers = started.flatMap((entry) => (entry.status === 'fulfilled' ? [entry.value] : []));
+    // no worker (e.g. bundled without ort-worker.js): sessions run on this thread
+    if (workers.length === sessionCount) runners = workers;
+    else await Promise.allSettled(workers.map((worker) => worker.release()));
   }
-  /** The runner's key of the session computing `fetch` (created on first use from a pruned copy of the graph). */
+  /** The runners' key of the session computing `fetch` (created on first use, in every runner, from a pruned copy of the graph). */
   const sessionFor = (loaded: LoadedModel, fetch: string[]): Promise<string> => {
     const key = `${loaded.file}\n${fetch.join('\n')}`;
     let session = loaded.sessions.get(key);
     if (!session) {
-      session = runner.createSession(key, encodeOnnxModel(selectOnnxOutputs(loaded.model, fetch))).then(() => key);
+      const model = encodeOnnxModel(selectOnnxOutputs(loaded.model, fetch));
+      session = Promise.all(runners.map((each) => each.createSession(key, model))).then(() => key);
       loaded.sessions.set(key, session);
       session.catch(() => loaded.sessions.delete(key));
     }
@@ -130,13 +149,14 @@ export async function createOnnxEngine(options: string | OnnxEngineOptions = {})
     });
     if (initial) await sessionFor(initial, [initial.outputNames[0]]);
   } catch (err) {
-    await runner.release();
+    await Promise.allSettled(runners.map((each) => each.release()));
     throw err;
   }
 
   return {
     name: 'onnxruntime',
-    runMode: runner.mode,
+    runMode: runners[0].mode,
+    sessions: runners.length,
     async run(batch: ImageBatch, runOptions: BackboneRunOptions = {}): Promise<BackboneOutputs> {
       const size = batch.inputSize;
       const expected = batch.count * size * size * 3;
@@ -162,13 +182,14 @@ export async function createOnnxEngine(options: string | OnnxEngineOptions = {})
           ...(runOptions.boundary !== undefined ? { boundary: new Float32Array(0) } : {}) };
       }
       const key = await sessionFor(loaded, fetch);
-      // chunks of at most maxRunBatch images, one after the other; outputs concatenated per name
+      // chunks of at most maxRunBatch images, dealt round-robin to the sessions (each runs its own in turn); outputs concatenated per name in order
       const perImage = size * size * 3;
-      const parts: Record<string, Float32Array>[] = [];
-      for (let start = 0; start < batch.count; start += maxRunBatch) {
+      const jobs: Promise<Record<string, Float32Array>>[] = [];
+      for (let start = 0, chunk = 0; start < batch.count; start += maxRunBatch, chunk++) {
         const count = Math.min(maxRunBatch, batch.count - start);
-        parts.push(await runner.run(key, loaded.inputName, batch.data.subarray(start * perImage, (start + count) * perImage), [count, size, size, 3], fetch));
+        jobs.push(runners[chunk % runners.length].run(key, loaded.inputName, batch.data.subarray(start * perImage, (start + count) * perImage), [count, size, size, 3], fetch));
       }
+      const parts = await Promise.all(jobs);
       const data = (name: string): Float32Array => {
         if (parts.length === 1) return parts[0][name];
         const out = new Float32Array(parts.reduce((sum, part) => sum + part[name].length, 0));
@@ -188,7 +209,7 @@ export async function createOnnxEngine(options: string | OnnxEngineOptions = {})
     async dispose() {
       await Promise.allSettled([...models.values()]);
       models.clear();
-      await runner.release();
+      await Promise.allSettled(runners.map((each) => each.release()));
     },
   };
 }
