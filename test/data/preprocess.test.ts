@@ -54,6 +54,10 @@ describe('loadImage and preprocessPixels', () => {
     const rgb = new Uint8Array([0, 128, 255]);
     assert.deepEqual([...normalizePixels(rgb, 'zero-one')].map((v) => +v.toFixed(4)), [0, 0.502, 1]);
     assert.deepEqual([...normalizePixels(rgb, 'advprop')].map((v) => +v.toFixed(4)), [-1, 0.0039, 1]);
+    // every level, bit for bit, is what the division gives (the table lookup must not change a single input value)
+    const levels = Uint8Array.from({ length: 256 }, (_, v) => v);
+    assert.deepEqual(normalizePixels(levels, 'zero-one'), Float32Array.from(levels, (v) => v / 255));
+    assert.deepEqual(normalizePixels(levels, 'advprop'), Float32Array.from(levels, (v) => (v / 255) * 2 - 1));
     for (const text of [...Object.values(NORMALIZATIONS), ...Object.values(RESIZE_MODES)]) {
       assert.ok(text.length > 30 && text.endsWith('.'), text);
     }
