@@ -52,7 +52,10 @@ export async function createTfjsEngine(): Promise<BackboneEngine> {
       if (options.boundary !== undefined && !backbone.layers.some((layer) => layer.name === options.boundary)) {
         throw usageError(`no backbone layer named "${options.boundary}"`, 'Use topKBoundary(k) for a block output.');
       }
-      const wanted = ['avg_pool', options.featureMap ? FEATURE_MAP_LAYER : undefined, options.boundary];
+      for (const layer of options.layers ?? []) {
+        if (!backbone.layers.some((candidate) => candidate.name === layer)) throw usageError(`no backbone layer named "${layer}"`);
+      }
+      const wanted = ['avg_pool', options.featureMap ? FEATURE_MAP_LAYER : undefined, options.boundary, ...(options.layers ?? [])];
       const outputLayers = [...new Set(wanted.filter((name): name is string => name !== undefined))];
       const view = viewFor(backbone, batch.inputSize, outputLayers);
       const outputs = tf.tidy(() => {
@@ -66,6 +69,7 @@ export async function createTfjsEngine(): Promise<BackboneEngine> {
         const result: BackboneOutputs = { pooled: valueOf('avg_pool') };
         if (options.featureMap) result.featureMap = valueOf(FEATURE_MAP_LAYER);
         if (options.boundary !== undefined) result.boundary = valueOf(options.boundary);
+        if (options.layers?.length) result.layers = Object.fromEntries(options.layers.map((layer) => [layer, valueOf(layer)]));
         return result;
       } finally {
         tf.dispose(outputs);

@@ -120,6 +120,8 @@ export interface BackboneOutputs {
   featureMap?: Float32Array;
   /** NHWC output of the named layer (only when asked for): the frozen boundary of top-k training. */
   boundary?: Float32Array;
+  /** NHWC outputs of the named layers (only when asked for), by name: e.g. the open-set verdict's intermediate stages. */
+  layers?: Record<string, Float32Array>;
 }
 
 /** What to compute besides the pooled features. */
@@ -127,6 +129,8 @@ export interface BackboneRunOptions {
   featureMap?: boolean;
   /** Name of a backbone layer (e.g. a block's output layer) whose activations are also returned. */
   boundary?: string;
+  /** Names of further backbone layers whose activations are also returned (in `layers`). */
+  layers?: readonly string[];
 }
 
 /**

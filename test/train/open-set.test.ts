@@ -10,7 +10,7 @@ import { isImgclsError } from '../../src/errors.js';
 import { loadCheckpoint, writeCheckpointOpenSet } from '../../src/model/checkpoint.js';
 import { loadClassifier } from '../../src/model/classifier.js';
 import { createBackboneEngine } from '../../src/model/engine.js';
-import { checkpointOpenSet, OPEN_SET_TENSOR, openSetForCheckpoint } from '../../src/model/open-set.js';
+import { checkpointOpenSet, OPEN_SET_LAYERS, openSetForCheckpoint } from '../../src/model/open-set.js';
 import type { BackboneEngine } from '../../src/model/types.js';
 import { isFileError, predictAll, type FilePrediction } from '../../src/predict/predict.js';
 import { calibrateCheckpoint } from '../../src/train/open-set.js';
@@ -143,9 +143,10 @@ describe('open-set verdict on a generated three-kind dataset (train on two kinds
     // a threshold raised above every score: nothing is flagged, by the library and by the CLI
     const raised = path.join(tmp, 'raised.imgcls');
     await fs.copyFile(result.checkpoints.best, raised);
-    const { header: stored, tensor } = openSetForCheckpoint(checkpointOpenSet(await loadCheckpoint(raised))!);
+    const { header: stored, tensors } = openSetForCheckpoint(checkpointOpenSet(await loadCheckpoint(raised))!);
     assert.equal(stored.conditioning, 'class', 'class-conditional by default');
-    await writeCheckpointOpenSet(raised, { ...stored, threshold: 2, classThresholds: stored.classThresholds!.map(() => 2) }, { [OPEN_SET_TENSOR]: tensor });
+    assert.deepEqual(stored.layers?.names, OPEN_SET_LAYERS, 'compares the intermediate stages by default');
+    await writeCheckpointOpenSet(raised, { ...stored, threshold: 1e6, classThresholds: stored.classThresholds!.map(() => 1e6) }, tensors);
     const open = await imgcls(['predict', raised, ...unfamiliar]);
     assert.match(open.stderr, new RegExp(`0 of ${unfamiliar.length} images unlike the training data`));
     assert.ok(!open.stdout.includes('unknown'));

@@ -157,9 +157,16 @@ export async function createOnnxEngine(options: string | OnnxEngineOptions = {})
         }
         fetch.push(runOptions.boundary);
       }
+      for (const layer of runOptions.layers ?? []) {
+        if (fetch.includes(layer)) continue;
+        if (!loaded.outputNames.includes(layer)) throw usageError(`no backbone output named "${layer}"; this engine has ${loaded.outputNames.slice(1).join(', ')}`);
+        fetch.push(layer);
+      }
+      const layersOf = (data: (name: string) => Float32Array) =>
+        (runOptions.layers?.length ? { layers: Object.fromEntries(runOptions.layers.map((layer) => [layer, data(layer)])) } : {});
       if (batch.count === 0) {
         return { pooled: new Float32Array(0), ...(runOptions.featureMap ? { featureMap: new Float32Array(0) } : {}),
-          ...(runOptions.boundary !== undefined ? { boundary: new Float32Array(0) } : {}) };
+          ...(runOptions.boundary !== undefined ? { boundary: new Float32Array(0) } : {}), ...layersOf(() => new Float32Array(0)) };
       }
       const key = await sessionFor(loaded, fetch);
       // chunks of at most maxRunBatch images, one after the other; outputs concatenated per name
@@ -183,6 +190,7 @@ export async function createOnnxEngine(options: string | OnnxEngineOptions = {})
         pooled: data(pooledName),
         ...(runOptions.featureMap ? { featureMap: data(featureMapName) } : {}),
         ...(runOptions.boundary !== undefined ? { boundary: data(runOptions.boundary) } : {}),
+        ...layersOf(data),
       };
     },
     async dispose() {
