@@ -249,6 +249,16 @@ async function main(): Promise<void> {
       const trainOut = await outputsOf(classifier, engine, trainFiles);
       const openOut = await outputsOf(classifier, engine, openFiles);
       const stored = classifier.openSet;
+      // the verdict as the front ends get it (predict, eval, classifyWithVerdict, the extension): the checkpoint train() wrote
+      let storedCalled = 0;
+      for await (const batch of streamBatches(openFiles, { batchSize: 8, preprocessing: classifier.spec.preprocessing })) {
+        if (batch.count === 0) continue;
+        const { probabilities, verdicts } = await classifier.predictBatchWithVerdict!(batch);
+        const numClasses = classifier.spec.classNames.length;
+        verdicts?.forEach((v, i) => {
+          if (!v.unfamiliar && rankPredictions(probabilities.subarray(i * numClasses, (i + 1) * numClasses), classifier.spec, 1)[0].className === values.positive) storedCalled++;
+        });
+      }
       await classifier.dispose();
       const classNames = classifier.spec.classNames;
       const isPositive = trainOut.files.map((file) => dataset.classNames[labelOf.get(file)!] === positive);
@@ -266,6 +276,9 @@ async function main(): Promise<void> {
 
       process.stdout.write(`\n== ${mode} (${scenarioName}): trained in ${trainSeconds.toFixed(0)} s (loaded), best checkpoint ${(checkpointBytes / 1024).toFixed(0)} KB, ` +
         `stored: ${stored?.method} threshold ${stored?.threshold.toFixed(4)}\n`);
+      process.stdout.write(`the stored checkpoint's verdict (predictBatchWithVerdict; ${stored?.classThresholds ? 'per class' : 'global'}, ` +
+        `${openSetLayersFor(classifier.spec).length ? `head input + ${OPEN_SET_LAYERS.join(' + ')}` : 'head input alone'}): ` +
+        `open-set images called ${positive} ${storedCalled}/${openFiles.length}\n`);
       process.stdout.write(`${positive} recall (${leaveOneOut ? 'leave-one-out head' : 'trained model\'s class'}), probability alone: ${pct(recallOf(() => true))}\n`);
       process.stdout.write(`open-set images called ${positive}, probability alone: ${pct(share(() => true))} (${count(() => true)}/${openOut.files.length})\n`);
 
