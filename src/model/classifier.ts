@@ -5,7 +5,7 @@ import { createBackboneEngine, type EngineChoice } from './engine.js';
 import type { BackboneEngine, Classification, Classifier, ModelSpec, Prediction } from './types.js';
 import { checkpointHead, loadCheckpoint } from './checkpoint.js';
 import { headLogits, headProbabilities } from './dense-head.js';
-import { checkpointOpenSet, classThresholdsByName, openSetVerdicts, poolLayers } from './open-set.js';
+import { checkpointOpenSet, classThresholdsByName, joinPooledLayers, openSetVerdicts } from './open-set.js';
 import type { OpenSetVerdict } from './types.js';
 
 /** Options of loadClassifier. */
@@ -67,19 +67,19 @@ export async function loadClassifier(file: string, options: LoadClassifierOption
   const verdictLayers = openSet?.layers && engine ? openSet.layers.names : undefined;
   /**
    * Pooled features (and the feature map) of a batch: the engine alone, or engine to the boundary + the trained top; with
-   * `layers`, also the verdict's intermediate stages pooled (fetched in the same engine run).
+   * `layers`, also the verdict's intermediate stages pooled (by the engine, in the same run).
    */
   const backboneOutputs = async (batch: ImageBatch, featureMap: boolean, layers?: readonly string[]): Promise<{ pooled: Float32Array; featureMap?: Float32Array; layerFeatures?: Float32Array }> => {
-    const pooledLayers = (outputs: Record<string, Float32Array> | undefined) => (layers ? { layerFeatures: poolLayers(outputs ?? {}, layers, openSet!.layers!.dims, batch.count) } : {});
+    const joined = (outputs: Record<string, Float32Array> | undefined) => (layers ? { layerFeatures: joinPooledLayers(outputs ?? {}, layers, openSet!.layers!.dims, batch.count) } : {});
     if (!top) {
-      const outputs = await engine!.run(batch, { ...(featureMap ? { featureMap: true } : {}), ...(layers ? { layers } : {}) });
-      return { pooled: outputs.pooled, ...(outputs.featureMap ? { featureMap: outputs.featureMap } : {}), ...pooledLayers(outputs.layers) };
+      const outputs = await engine!.run(batch, { ...(featureMap ? { featureMap: true } : {}), ...(layers ? { pooledLayers: layers } : {}) });
+      return { pooled: outputs.pooled, ...(outputs.featureMap ? { featureMap: outputs.featureMap } : {}), ...joined(outputs.pooledLayers) };
     }
     const { runTopModel } = await import('./top-model.js');
     if (spec.mode === 'full') return runTopModel(top, batch.data, batch.count);
-    const { boundary, layers: layerOutputs } = await engine!.run(batch, { boundary: top.boundary, ...(layers ? { layers } : {}) });
+    const { boundary, pooledLayers } = await engine!.run(batch, { boundary: top.boundary, ...(layers ? { pooledLayers: layers } : {}) });
     if (!boundary) throw new ImgclsError(`engine ${engine!.name} returned no "${top.boundary}" activations`, 'INTERNAL', file);
-    return { ...(await runTopModel(top, boundary, batch.count)), ...pooledLayers(layerOutputs) };
+    return { ...(await runTopModel(top, boundary, batch.count)), ...joined(pooledLayers) };
   };
 
   const predictBatch = async (batch: ImageBatch): Promise<Float32Array> => {

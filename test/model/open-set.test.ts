@@ -188,8 +188,8 @@ describe('open-set maths', () => {
     const x = new Float32Array([1, 10, 3, 30, /* image 2 */ 0, 0, 2, 4]);
     const y = new Float32Array([5, 6, 7, /* image 2 */ 8, 9, 10]);
     assert.deepEqual([...poolLayers({ x, y }, ['x', 'y'], [2, 3], 2)], [2, 20, 5, 6, 7, 1, 2, 8, 9, 10]);
-    assert.deepEqual(layerChannels(OPEN_SET_LAYERS), [40, 112]);
-    assert.deepEqual(layerChannels(['block4c_add']), [80]);
+    assert.deepEqual(layerChannels(OPEN_SET_LAYERS), [24, 112]);
+    assert.deepEqual(layerChannels(['block3b_add', 'block4c_add']), [40, 80]);
     assert.deepEqual(openSetLayersFor({ mode: 'head' }), OPEN_SET_LAYERS);
     assert.deepEqual(openSetLayersFor({ mode: 'top-k', topK: 2 }), OPEN_SET_LAYERS, 'k = 2 cuts after both stages');
     assert.deepEqual(openSetLayersFor({ mode: 'top-k', topK: 12 }), [], 'a cut before block5c: the engine would not compute it');
@@ -286,15 +286,15 @@ describe('open-set data in checkpoints', () => {
     const file = path.join(dir, 'layered.imgcls');
     await writeCheckpoint(file, content());
     const { features, labels } = clusters(100, 1280);
-    const layerRows = clusters(100, 152, 4).features;
-    const data = buildOpenSet(features, labels.map((_, i) => `/data/${i}.png`), labels, { layers: { names: [...OPEN_SET_LAYERS], dims: [40, 112], features: layerRows } });
+    const layerRows = clusters(100, 136, 4).features;
+    const data = buildOpenSet(features, labels.map((_, i) => `/data/${i}.png`), labels, { layers: { names: [...OPEN_SET_LAYERS], dims: layerChannels(OPEN_SET_LAYERS), features: layerRows } });
     const { header, tensors } = openSetForCheckpoint(data);
     assert.deepEqual(Object.keys(tensors), [OPEN_SET_TENSOR, OPEN_SET_LAYERS_TENSOR]);
     const before = (await fs.stat(file)).size;
     await writeCheckpointOpenSet(file, header, tensors);
     const grown = (await fs.stat(file)).size - before;
-    // 100 × (1280 + 152) float32 = 572,800 bytes plus the file names and scales in the header
-    assert.ok(grown > 572_800 && grown < 592_000, `grew by ${grown} bytes`);
+    // 100 × (1280 + 24 + 112) float32 = 566,400 bytes plus the file names and scales in the header
+    assert.ok(grown > 566_400 && grown < 586_000, `grew by ${grown} bytes`);
     const stored = checkpointOpenSet(await loadCheckpoint(file))!;
     assert.deepEqual(stored.layers, data.layers);
     assert.deepEqual(stored.layerFeatures, data.layerFeatures);
