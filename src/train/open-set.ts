@@ -58,12 +58,7 @@ export interface OpenSetCalibration {
  */
 async function pooledFeatures(checkpoint: Checkpoint, images: readonly CalibrationImage[]): Promise<Float32Array> {
   const { spec } = checkpoint;
-  if (spec.mode === 'head') {
-    const dim = images[0].values.length;
-    const out = new Float32Array(images.length * dim);
-    images.forEach((image, i) => out.set(image.values, i * dim));
-    return out;
-  }
+  if (spec.mode === 'head') return concatRows(images.map((image) => image.values));
   const { buildTopModel, runTopModel } = await import('../model/top-model.js');
   const top = await buildTopModel(spec.mode === 'full' ? 'full' : spec.topK!, {
     featureMap: true, weights: checkpoint.weights, file: checkpoint.file, inputSize: spec.preprocessing.inputSize,
@@ -77,13 +72,7 @@ async function pooledFeatures(checkpoint: Checkpoint, images: readonly Calibrati
       chunk.forEach((image, i) => input.set(image.values, i * perImage));
       parts.push((await runTopModel(top, input, chunk.length)).pooled);
     }
-    const out = new Float32Array(parts.reduce((sum, part) => sum + part.length, 0));
-    let offset = 0;
-    for (const part of parts) {
-      out.set(part, offset);
-      offset += part.length;
-    }
-    return out;
+    return concatRows(parts);
   } finally {
     top.dispose();
   }
@@ -105,6 +94,7 @@ export async function openSetFor(checkpoint: Checkpoint, images: readonly Calibr
   });
 }
 
+/** Rows one after the other in one array. */
 function concatRows(rows: readonly Float32Array[]): Float32Array {
   const out = new Float32Array(rows.reduce((sum, row) => sum + row.length, 0));
   let offset = 0;
