@@ -6,7 +6,9 @@
 //     head mode retrains the head without each image; top-k uses the trained model's own class
 //     (retraining top-k 19 times is too slow here) with the leave-one-out kNN score;
 //   - the share of open-set images called `logo` on probability alone, and with each candidate verdict;
-//   - the AUROC and FPR@95%TPR of each candidate score (in = training images, leave-one-out for kNN).
+//   - the AUROC and FPR@95%TPR of each candidate score (in = training images, leave-one-out for kNN);
+//   - the open-set counts on both halves of a split: the even-indexed evaluated images chose the rule and the layers
+//     (the default adds two pooled stages, see OPEN_SET_LAYERS, for why these), the odd-indexed ones report.
 // Candidates: kNN distance (k=1, k=5) on L2-normalised features (Sun et al. 2022), class-conditional
 // kNN (nearest training image of the predicted class), energy (Liu et al. 2020), 1 − max softmax, and
 // kNN+energy z-scored on the training scores. Then the verdict rules as imgcls stores them (global threshold vs per
@@ -28,29 +30,37 @@ import { loadClassifier, rankPredictions } from '../src/model/classifier.js';
 import { createBackboneEngine } from '../src/model/engine.js';
 import {
   auroc, buildOpenSet, conformalThreshold, energyScores, falsePositiveRateAt, knnScore, leaveOneOutKnnScores, leaveOneOutVerdictScores, normalizeRows,
-  openSetVerdicts, pairwiseDistances, quantile, type BuildOpenSetOptions,
+  layerChannels, OPEN_SET_LAYERS, openSetLayersFor, openSetVerdicts, pairwiseDistances, poolLayers, quantile, type BuildOpenSetOptions,
 } from '../src/model/open-set.js';
 import { headLogits } from '../src/model/dense-head.js';
-import type { Classifier } from '../src/model/types.js';
+import type { BackboneEngine, Classifier } from '../src/model/types.js';
 import { train } from '../src/train/train.js';
 import type { TrainMode } from '../src/model/types.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
+/** The intermediate stages compared as candidates (each global-average-pooled): stride 4, 8, 16, 16 and 32 outputs. */
+const CANDIDATE_LAYERS = ['block2b_add', 'block3b_add', 'block4c_add', 'block5c_add', 'block6d_add'];
+
 interface Outputs {
   pooled: Float32Array;
+  /** CANDIDATE_LAYERS pooled, concatenated per image (poolLayers). */
+  layers: Float32Array;
   logits: Float32Array;
   probabilities: Float32Array;
   predicted: string[];
   files: string[];
 }
 
-async function outputsOf(classifier: Classifier, files: readonly string[]): Promise<Outputs> {
+async function outputsOf(classifier: Classifier, engine: BackboneEngine, files: readonly string[]): Promise<Outputs> {
   const pooled: number[] = [];
+  const layers: number[] = [];
   const done: string[] = [];
   for await (const batch of streamBatches(files, { batchSize: 8, preprocessing: classifier.spec.preprocessing })) {
     if (batch.count === 0) continue;
     pooled.push(...(await classifier.pooledFeatures!(batch)));
+    // the frozen backbone's stages (the same for head and top-k with k = 2: the trained blocks come after them)
+    layers.push(...poolLayers((await engine.run(batch, { layers: CANDIDATE_LAYERS })).layers!, CANDIDATE_LAYERS, layerChannels(CANDIDATE_LAYERS), batch.count));
     done.push(...batch.files);
   }
   const count = done.length;
@@ -65,7 +75,7 @@ async function outputsOf(classifier: Classifier, files: readonly string[]): Prom
     row.forEach((v, c) => (probabilities[i * numClasses + c] = Math.exp(v - max) / sum));
   }
   const predicted = done.map((_, i) => rankPredictions(probabilities.subarray(i * numClasses, (i + 1) * numClasses), classifier.spec, 1)[0].className);
-  return { pooled: features, logits, probabilities, predicted, files: done };
+  return { pooled: features, layers: Float32Array.from(layers), logits, probabilities, predicted, files: done };
 }
 
 function zScored(values: Float64Array, reference: Float64Array): Float64Array {
@@ -149,13 +159,42 @@ async function leaveOneOutClasses(data: string, work: string, cacheDir: string, 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
 /** The verdict rules compared: global (one threshold), class-conditional with the plain conformal quantile, capped at / floored at median + k·MAD. */
-const RULES: { name: string; options: BuildOpenSetOptions }[] = [
+const RULES: { name: string; options: BuildOpenSetOptions; layers?: readonly string[] }[] = [
   { name: 'global (conformal)', options: { conditioning: 'global' } },
   { name: 'class (conformal)', options: { conditioning: 'class', madK: null, madFloorK: null } },
   { name: 'class, ≤ med+2·MAD', options: { conditioning: 'class', madK: 2, madFloorK: null } },
   { name: 'class, ≥ med+2·MAD', options: { conditioning: 'class', madK: null, madFloorK: 2 } },
   { name: 'class, ≥ med+3·MAD', options: { conditioning: 'class', madK: null, madFloorK: 3 } },
+  // the default: the head input plus two pooled stages (OPEN_SET_LAYERS), each distance over its class's median, the largest counts
+  { name: `class+${OPEN_SET_LAYERS.map((layer) => layer.replace('_add', '')).join('+')} ≥2MAD`, options: { conditioning: 'class', madK: null, madFloorK: 2 }, layers: OPEN_SET_LAYERS },
+  { name: `class+${OPEN_SET_LAYERS.map((layer) => layer.replace('_add', '')).join('+')} ≥3MAD`, options: { conditioning: 'class', madK: null, madFloorK: 3 }, layers: OPEN_SET_LAYERS },
+  { name: `class+${OPEN_SET_LAYERS.map((layer) => layer.replace('_add', '')).join('+')} ≥4MAD`, options: { conditioning: 'class', madK: null, madFloorK: 4 }, layers: OPEN_SET_LAYERS },
 ];
+
+/** The layer-candidate sets compared on the lesson data: the head input alone, plus one stage, plus two stages. */
+const LAYER_SETS: string[][] = [[], ...CANDIDATE_LAYERS.map((layer) => [layer]),
+  ...CANDIDATE_LAYERS.flatMap((first, i) => CANDIDATE_LAYERS.slice(i + 1).map((second) => [first, second]))];
+
+/** The columns of `names` (a subset of CANDIDATE_LAYERS, in that order) of pooled candidate-layer rows. */
+function selectLayers(rows: Float32Array, count: number, names: readonly string[]): { names: string[]; dims: number[]; features: Float32Array } {
+  const dims = layerChannels(CANDIDATE_LAYERS);
+  const width = dims.reduce((sum, dim) => sum + dim, 0);
+  const picked = CANDIDATE_LAYERS.filter((layer) => names.includes(layer));
+  const pickedDims = layerChannels(picked);
+  const out = new Float32Array(count * pickedDims.reduce((sum, dim) => sum + dim, 0));
+  let target = 0;
+  for (let i = 0; i < count; i++) {
+    let offset = 0;
+    CANDIDATE_LAYERS.forEach((layer, l) => {
+      if (picked.includes(layer)) {
+        out.set(rows.subarray(i * width + offset, i * width + offset + dims[l]), target);
+        target += dims[l];
+      }
+      offset += dims[l];
+    });
+  }
+  return { names: picked, dims: pickedDims, features: out };
+}
 
 /** A copy of the lesson data (train/ and val/ as they are) with `negatives` added to train/<className>. */
 async function widerCopy(data: string, target: string, className: string, negatives: readonly string[]): Promise<string> {
@@ -192,6 +231,7 @@ async function main(): Promise<void> {
   const positive = values.positive!;
   process.stdout.write(`data: ${lessonData}; open set: ${allOpen.length} images, ${openFiles.length} evaluated, ${setAside.length} set aside as varied negatives\n`);
   const summary: string[] = [];
+  const engine = await createBackboneEngine('auto');
 
   for (const scenario of values.scenarios!.split(',')) {
     const data = scenario === 'wider' ? await widerCopy(lessonData, path.join(work, 'data-wider'), values.negative!, setAside) : lessonData;
@@ -206,9 +246,19 @@ async function main(): Promise<void> {
       const trainSeconds = (performance.now() - started) / 1000;
       const checkpointBytes = (await fs.stat(result.checkpoints.best)).size;
       const classifier = await loadClassifier(result.checkpoints.best);
-      const trainOut = await outputsOf(classifier, trainFiles);
-      const openOut = await outputsOf(classifier, openFiles);
+      const trainOut = await outputsOf(classifier, engine, trainFiles);
+      const openOut = await outputsOf(classifier, engine, openFiles);
       const stored = classifier.openSet;
+      // the verdict as the front ends get it (predict, eval, classifyWithVerdict, the extension): the checkpoint train() wrote
+      let storedCalled = 0;
+      for await (const batch of streamBatches(openFiles, { batchSize: 8, preprocessing: classifier.spec.preprocessing })) {
+        if (batch.count === 0) continue;
+        const { probabilities, verdicts } = await classifier.predictBatchWithVerdict!(batch);
+        const numClasses = classifier.spec.classNames.length;
+        verdicts?.forEach((v, i) => {
+          if (!v.unfamiliar && rankPredictions(probabilities.subarray(i * numClasses, (i + 1) * numClasses), classifier.spec, 1)[0].className === values.positive) storedCalled++;
+        });
+      }
       await classifier.dispose();
       const classNames = classifier.spec.classNames;
       const isPositive = trainOut.files.map((file) => dataset.classNames[labelOf.get(file)!] === positive);
@@ -221,9 +271,14 @@ async function main(): Promise<void> {
       const calledPositive = openOut.predicted.map((name) => name === positive);
       const share = (passes: (i: number) => boolean) => calledPositive.filter((c, i) => c && passes(i)).length / openOut.files.length;
       const count = (passes: (i: number) => boolean) => calledPositive.filter((c, i) => c && passes(i)).length;
+      // the split: rules and layers were chosen on the even-indexed evaluated images; the odd-indexed ones report
+      const halves = (passes: (i: number) => boolean) => `${count((i) => i % 2 === 0 && passes(i))}/${Math.ceil(openOut.files.length / 2)}, ${count((i) => i % 2 === 1 && passes(i))}/${Math.floor(openOut.files.length / 2)}`;
 
       process.stdout.write(`\n== ${mode} (${scenarioName}): trained in ${trainSeconds.toFixed(0)} s (loaded), best checkpoint ${(checkpointBytes / 1024).toFixed(0)} KB, ` +
         `stored: ${stored?.method} threshold ${stored?.threshold.toFixed(4)}\n`);
+      process.stdout.write(`the stored checkpoint's verdict (predictBatchWithVerdict; ${stored?.classThresholds ? 'per class' : 'global'}, ` +
+        `${openSetLayersFor(classifier.spec).length ? `head input + ${OPEN_SET_LAYERS.join(' + ')}` : 'head input alone'}): ` +
+        `open-set images called ${positive} ${storedCalled}/${openFiles.length}\n`);
       process.stdout.write(`${positive} recall (${leaveOneOut ? 'leave-one-out head' : 'trained model\'s class'}), probability alone: ${pct(recallOf(() => true))}\n`);
       process.stdout.write(`open-set images called ${positive}, probability alone: ${pct(share(() => true))} (${count(() => true)}/${openOut.files.length})\n`);
 
@@ -231,19 +286,36 @@ async function main(): Promise<void> {
       const trainLabels = trainOut.files.map((file) => labelOf.get(file)!);
       const looIndex = looClasses.map((name) => classNames.indexOf(name));
       const openIndex = openOut.predicted.map((name) => classNames.indexOf(name));
-      process.stdout.write(`${'verdict rule'.padEnd(20)} ${`${positive} thr.`.padStart(9)} ${`${values.negative} thr.`.padStart(11)} ${'global thr.'.padStart(11)} ` +
-        `${`${positive} recall`.padStart(12)} ${`open→${positive}`.padStart(16)} ${'unfamiliar'.padStart(10)}\n`);
-      for (const rule of RULES) {
-        const openSet = buildOpenSet(trainOut.pooled, trainOut.files, trainLabels, { ...rule.options, numClasses: classNames.length });
+      /** One verdict rule calibrated as imgcls stores it: leave-one-out recall, and which open-set images it lets through. */
+      const measure = (options: BuildOpenSetOptions, layers: readonly string[] = []) => {
+        const trainLayers = layers.length ? selectLayers(trainOut.layers, trainOut.files.length, layers) : undefined;
+        const openSet = buildOpenSet(trainOut.pooled, trainOut.files, trainLabels, { ...options, numClasses: classNames.length, ...(trainLayers ? { layers: trainLayers } : {}) });
         const loo = leaveOneOutVerdictScores(openSet, looIndex);
-        const verdicts = openSetVerdicts(openSet, openOut.pooled, openOut.files.length, { classNames, predicted: openIndex });
-        const familiar = (i: number) => !verdicts[i].unfamiliar;
+        const verdicts = openSetVerdicts(openSet, openOut.pooled, openOut.files.length, {
+          classNames, predicted: openIndex, ...(trainLayers ? { layerFeatures: selectLayers(openOut.layers, openOut.files.length, layers).features } : {}),
+        });
+        return { openSet, recall: recallOf((i) => loo.scores[i] <= loo.thresholds[i]), familiar: (i: number) => !verdicts[i].unfamiliar, unfamiliar: verdicts.filter((v) => v.unfamiliar).length };
+      };
+      process.stdout.write(`${'verdict rule'.padEnd(28)} ${`${positive} thr.`.padStart(9)} ${`${values.negative} thr.`.padStart(11)} ${'global thr.'.padStart(11)} ` +
+        `${`${positive} recall`.padStart(12)} ${`open→${positive}`.padStart(16)} ${'even (chose), odd'.padStart(19)} ${'unfamiliar'.padStart(10)}\n`);
+      for (const rule of RULES) {
+        const { openSet, recall, familiar, unfamiliar } = measure(rule.options, rule.layers);
         const classThreshold = (name: string) => openSet.classThresholds?.[classNames.indexOf(name)] ?? openSet.threshold;
-        const row = `${rule.name.padEnd(20)} ${classThreshold(positive).toFixed(3).padStart(9)} ${classThreshold(values.negative!).toFixed(3).padStart(11)} ` +
-          `${openSet.threshold.toFixed(3).padStart(11)} ${pct(recallOf((i) => loo.scores[i] <= loo.thresholds[i])).padStart(12)} ` +
-          `${`${pct(share(familiar))} (${count(familiar)}/${openOut.files.length})`.padStart(16)} ${String(verdicts.filter((v) => v.unfamiliar).length).padStart(10)}\n`;
+        const row = `${rule.name.padEnd(28)} ${classThreshold(positive).toFixed(3).padStart(9)} ${classThreshold(values.negative!).toFixed(3).padStart(11)} ` +
+          `${openSet.threshold.toFixed(3).padStart(11)} ${pct(recall).padStart(12)} ` +
+          `${`${pct(share(familiar))} (${count(familiar)}/${openOut.files.length})`.padStart(16)} ${halves(familiar).padStart(19)} ${String(unfamiliar).padStart(10)}\n`;
         process.stdout.write(row);
-        summary.push(`| ${mode} | ${scenarioName} | ${rule.name} | ${pct(recallOf(() => true))} | ${pct(recallOf((i) => loo.scores[i] <= loo.thresholds[i]))} | ${pct(share(() => true))} | ${pct(share(familiar))} (${count(familiar)}/${openOut.files.length}) |`);
+        summary.push(`| ${mode} | ${scenarioName} | ${rule.name} | ${pct(recallOf(() => true))} | ${pct(recall)} | ${pct(share(() => true))} | ${pct(share(familiar))} (${count(familiar)}/${openOut.files.length}) | ${halves(familiar)} |`);
+      }
+      if (scenario === 'lesson') {
+        // which stages: each candidate set under the default rule (class-conditional, floor med+2·MAD), chosen on the even half
+        process.stdout.write(`layer candidates (pooled means; head input + stages, largest distance over its class median; the default is ${OPEN_SET_LAYERS.join('+')}` +
+          `${openSetLayersFor(classifier.spec).length ? '' : ', not used by this model'}):\n`);
+        for (const layers of LAYER_SETS) {
+          const { recall, familiar } = measure({ conditioning: 'class', madK: null, madFloorK: 2 }, layers);
+          process.stdout.write(`  ${(layers.length ? `head input + ${layers.join(' + ')}` : 'head input alone').padEnd(46)} ${`${positive} recall ${pct(recall)}`.padStart(19)} ` +
+            `open→${positive} ${`${count(familiar)}/${openOut.files.length}`.padStart(5)}, even (chose), odd ${halves(familiar)}\n`);
+        }
       }
 
       if (scenario === 'lesson') {
@@ -260,7 +332,8 @@ async function main(): Promise<void> {
       }
     }
   }
-  process.stdout.write(`\n| model | data | verdict rule | ${positive} recall, probability | ${positive} recall, verdict | open→${positive}, probability | open→${positive}, verdict |\n|---|---|---|---|---|---|---|\n${summary.join('\n')}\n`);
+  await engine.dispose();
+  process.stdout.write(`\n| model | data | verdict rule | ${positive} recall, probability | ${positive} recall, verdict | open→${positive}, probability | open→${positive}, verdict | even (chose), odd |\n|---|---|---|---|---|---|---|---|\n${summary.join('\n')}\n`);
 }
 
 main().catch((err) => {

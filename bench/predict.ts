@@ -16,10 +16,12 @@
 // feature phase, beside imgcls predict over the same folder. Images: 640×480 JPEGs, seeded gradients and shapes, written
 // once into $TMPDIR/imgcls-bench-predict/ (first/ holds the milestone's images, rest/ the others) and
 // reused. The checkpoint is a fixed 2-class head on the pretrained backbone (no training needed) with
-// open-set data at its cap (OPEN_SET_MAX_IMAGES = 256 stored training images, seeded random features): `imgcls predict`
-// gives every row its verdict, and `--no-verdict` runs over the same images price it (goal ≤ 5%): at the
-// full count the runs go with, without, without, with, and the sums are compared; the main figure is the
-// mean of the two with-verdict runs. At the milestone, A/B rows run the engine as one session (spinning, and not).
+// open-set data at its cap (OPEN_SET_MAX_IMAGES = 256 stored training images, seeded random features, with the pooled
+// intermediate stages OPEN_SET_LAYERS as a trained head-mode checkpoint stores them): `imgcls predict` gives every row its
+// verdict, and `--no-verdict` runs over the same images price it (goal ≤ 5%): at the full count the runs go with,
+// without, without, with, and the sums are compared; the main figure is the mean of the two with-verdict runs. At the
+// milestone, A/B rows run the engine as one session (spinning, and not). In this process it also prices the verdict
+// alone and the engine with and without fetching those stages.
 // Timings mean something only on an idle machine.
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
@@ -33,7 +35,7 @@ import { DEFAULT_PREPROCESSING } from '../src/data/types.js';
 import { createOnnxEngine, ortSessions } from '../src/model/onnx/ort-engine.js';
 import { expandInputs } from '../src/predict/inputs.js';
 import { writeCheckpoint, writeCheckpointOpenSet } from '../src/model/checkpoint.js';
-import { buildOpenSet, OPEN_SET_MAX_IMAGES, OPEN_SET_TENSOR, openSetForCheckpoint, openSetVerdicts } from '../src/model/open-set.js';
+import { buildOpenSet, layerChannels, OPEN_SET_LAYERS, OPEN_SET_MAX_IMAGES, openSetForCheckpoint, openSetVerdicts, joinPooledLayers } from '../src/model/open-set.js';
 import { seededRandom } from '../src/util/random.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -174,6 +176,39 @@ async function measureStages(files: string[], rounds: number, batchSize: number)
   return { ...best, inference, bound: 1 / (1 / best.decode + 1 / inference) };
 }
 
+/**
+ * The open-set verdict's extra engine work, in this process: the ONNX engine on fixed b16 batches with and without also
+ * returning OPEN_SET_LAYERS pooled (in the graph), interleaved `rounds` times; the best round of each counts.
+ */
+async function measureLayerFetch(rounds: number, batchSize: number): Promise<{ plainMs: number; layersMs: number }> {
+  const size = DEFAULT_PREPROCESSING.inputSize;
+  const data = Float32Array.from({ length: batchSize * size * size * 3 }, (_, i) => (i % 251) / 255);
+  const batch = { data, count: batchSize, inputSize: size, files: [], labels: [], skipped: [] };
+  const engine = await createOnnxEngine({ spinning: false });
+  const dims = layerChannels(OPEN_SET_LAYERS);
+  const images = 160 - (160 % batchSize) || batchSize;
+  const msPerImage = async (withLayers: boolean): Promise<number> => {
+    const started = performance.now();
+    for (let done = 0; done < images; done += batchSize) {
+      if (!withLayers) await engine.run(batch);
+      else joinPooledLayers((await engine.run(batch, { pooledLayers: OPEN_SET_LAYERS })).pooledLayers!, OPEN_SET_LAYERS, dims, batchSize);
+    }
+    return (performance.now() - started) / images;
+  };
+  const best = { plainMs: Infinity, layersMs: Infinity };
+  try {
+    await msPerImage(false); // warm-up: one session per fetch list, first runs allocate
+    await msPerImage(true);
+    for (let round = 0; round < rounds; round++) {
+      best.plainMs = Math.min(best.plainMs, await msPerImage(false));
+      best.layersMs = Math.min(best.layersMs, await msPerImage(true));
+    }
+  } finally {
+    await engine.dispose();
+  }
+  return best;
+}
+
 /** A dataset folder of two classes made of hard links to `files` (first half a/, second half b/), rebuilt each run. */
 async function linkDataset(dir: string, files: string[]): Promise<void> {
   await fs.rm(dir, { recursive: true, force: true });
@@ -230,20 +265,31 @@ async function main(): Promise<void> {
   });
   // open-set data at the cap: the verdict's cost does not depend on the values, only on how many are stored
   const random = seededRandom(5);
+  // with the pooled intermediate stages a head-mode checkpoint stores by default (OPEN_SET_LAYERS), class-conditional
   const storedFeatures = Float32Array.from({ length: OPEN_SET_MAX_IMAGES * 1280 }, () => Math.max(0, random() - 0.6));
+  const layerDims = layerChannels(OPEN_SET_LAYERS);
+  const layerWidth = layerDims.reduce((sum, dim) => sum + dim, 0);
+  const storedLayers = Float32Array.from({ length: OPEN_SET_MAX_IMAGES * layerWidth }, () => random() - 0.5);
   const openSet = buildOpenSet(storedFeatures, Array.from({ length: OPEN_SET_MAX_IMAGES }, (_, i) => `/bench/train/${i % 2 ? 'others' : 'logo'}/${i}.jpg`),
-    Array.from({ length: OPEN_SET_MAX_IMAGES }, (_, i) => i % 2));
-  const { header: openSetHeader, tensor: openSetTensor } = openSetForCheckpoint(openSet);
+    Array.from({ length: OPEN_SET_MAX_IMAGES }, (_, i) => i % 2), { layers: { names: OPEN_SET_LAYERS, dims: layerDims, features: storedLayers } });
+  const { header: openSetHeader, tensors: openSetTensors } = openSetForCheckpoint(openSet);
   const checkpointBefore = (await fs.stat(checkpoint)).size;
-  await writeCheckpointOpenSet(checkpoint, openSetHeader, { [OPEN_SET_TENSOR]: openSetTensor });
+  await writeCheckpointOpenSet(checkpoint, openSetHeader, openSetTensors);
   const checkpointAfter = (await fs.stat(checkpoint)).size;
   const queries = Float32Array.from({ length: 256 * 1280 }, () => Math.max(0, random() - 0.6));
-  openSetVerdicts(openSet, queries.subarray(0, 16 * 1280), 16, { classNames: ['logo', 'others'] }); // warm-up
+  const queryLayers = Float32Array.from({ length: 256 * layerWidth }, () => random() - 0.5);
+  const verdictsOf = (start: number) => openSetVerdicts(openSet, queries.subarray(start * 1280, (start + 16) * 1280), 16, {
+    classNames: ['logo', 'others'], predicted: Array.from({ length: 16 }, (_, i) => i % 2), layerFeatures: queryLayers.subarray(start * layerWidth, (start + 16) * layerWidth),
+  });
+  verdictsOf(0); // warm-up
   const verdictStarted = performance.now();
-  for (let start = 0; start < 256; start += 16) openSetVerdicts(openSet, queries.subarray(start * 1280, (start + 16) * 1280), 16, { classNames: ['logo', 'others'] });
+  for (let start = 0; start < 256; start += 16) verdictsOf(start);
   const verdictMsPerImage = (performance.now() - verdictStarted) / 256;
-  process.stdout.write(`open-set data: ${OPEN_SET_MAX_IMAGES} stored images, checkpoint ${(checkpointBefore / 1024).toFixed(0)} KB → ${(checkpointAfter / 1024).toFixed(0)} KB; ` +
-    `the verdict alone (kNN over ${OPEN_SET_MAX_IMAGES}, b16) ${verdictMsPerImage.toFixed(3)} ms per image in this process\n`);
+  const fetch = await measureLayerFetch(Number(values['stage-rounds']), batchSize);
+  process.stdout.write(`open-set data: ${OPEN_SET_MAX_IMAGES} stored images + ${OPEN_SET_LAYERS.join(', ')} pooled, checkpoint ${(checkpointBefore / 1024).toFixed(0)} KB → ` +
+    `${(checkpointAfter / 1024).toFixed(0)} KB; the verdict alone (class kNN over ${OPEN_SET_MAX_IMAGES}, head input + stages, b16) ${verdictMsPerImage.toFixed(3)} ms per image; ` +
+    `the engine b${batchSize} ${fetch.plainMs.toFixed(3)} ms per image, with ${OPEN_SET_LAYERS.join(' + ')} fetched and pooled ${fetch.layersMs.toFixed(3)} ms ` +
+    `(+${(fetch.layersMs - fetch.plainMs).toFixed(3)} ms), in this process (best of ${values['stage-rounds']} interleaved rounds)\n`);
 
   // 1. the stages alone, in this process: the bound
   const allFiles = await expandInputs(imagesDir);

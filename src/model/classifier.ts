@@ -5,7 +5,7 @@ import { createBackboneEngine, type EngineChoice } from './engine.js';
 import type { BackboneEngine, Classification, Classifier, ModelSpec, Prediction } from './types.js';
 import { checkpointHead, loadCheckpoint } from './checkpoint.js';
 import { headLogits, headProbabilities } from './dense-head.js';
-import { checkpointOpenSet, classThresholdsByName, openSetVerdicts } from './open-set.js';
+import { checkpointOpenSet, classThresholdsByName, joinPooledLayers, openSetVerdicts } from './open-set.js';
 import type { OpenSetVerdict } from './types.js';
 
 /** Options of loadClassifier. */
@@ -63,14 +63,23 @@ export async function loadClassifier(file: string, options: LoadClassifierOption
   const numClasses = spec.classNames.length;
   const openSet = checkpointOpenSet(checkpoint);
 
-  /** Pooled features (and the feature map) of a batch: the engine alone, or engine to the boundary + the trained top. */
-  const backboneOutputs = async (batch: ImageBatch, featureMap: boolean): Promise<{ pooled: Float32Array; featureMap?: Float32Array }> => {
-    if (!top) return engine!.run(batch, featureMap ? { featureMap: true } : {});
+  // the intermediate stages the verdict compares (checkpoints calibrated before multi-layer verdicts: none)
+  const verdictLayers = openSet?.layers && engine ? openSet.layers.names : undefined;
+  /**
+   * Pooled features (and the feature map) of a batch: the engine alone, or engine to the boundary + the trained top; with
+   * `layers`, also the verdict's intermediate stages pooled (by the engine, in the same run).
+   */
+  const backboneOutputs = async (batch: ImageBatch, featureMap: boolean, layers?: readonly string[]): Promise<{ pooled: Float32Array; featureMap?: Float32Array; layerFeatures?: Float32Array }> => {
+    const joined = (outputs: Record<string, Float32Array> | undefined) => (layers ? { layerFeatures: joinPooledLayers(outputs ?? {}, layers, openSet!.layers!.dims, batch.count) } : {});
+    if (!top) {
+      const outputs = await engine!.run(batch, { ...(featureMap ? { featureMap: true } : {}), ...(layers ? { pooledLayers: layers } : {}) });
+      return { pooled: outputs.pooled, ...(outputs.featureMap ? { featureMap: outputs.featureMap } : {}), ...joined(outputs.pooledLayers) };
+    }
     const { runTopModel } = await import('./top-model.js');
     if (spec.mode === 'full') return runTopModel(top, batch.data, batch.count);
-    const { boundary } = await engine!.run(batch, { boundary: top.boundary });
+    const { boundary, pooledLayers } = await engine!.run(batch, { boundary: top.boundary, ...(layers ? { pooledLayers: layers } : {}) });
     if (!boundary) throw new ImgclsError(`engine ${engine!.name} returned no "${top.boundary}" activations`, 'INTERNAL', file);
-    return runTopModel(top, boundary, batch.count);
+    return { ...(await runTopModel(top, boundary, batch.count)), ...joined(pooledLayers) };
   };
 
   const predictBatch = async (batch: ImageBatch): Promise<Float32Array> => {
@@ -84,7 +93,7 @@ export async function loadClassifier(file: string, options: LoadClassifierOption
 
   const predictBatchWithVerdict = async (batch: ImageBatch, options: { nearest?: number } = {}): Promise<{ probabilities: Float32Array; verdicts?: OpenSetVerdict[] }> => {
     if (!openSet || batch.count === 0) return { probabilities: await predictBatch(batch), ...(openSet ? { verdicts: [] } : {}) };
-    const { pooled } = await backboneOutputs(batch, false);
+    const { pooled, layerFeatures } = await backboneOutputs(batch, false, verdictLayers);
     if (pooled.length !== batch.count * head.inputDim) {
       throw new ImgclsError(`engine ${engine?.name ?? 'tfjs'} gave ${pooled.length / batch.count} features per image; the head expects ${head.inputDim}`, 'CHECKPOINT_INCOMPATIBLE', file);
     }
@@ -95,7 +104,7 @@ export async function loadClassifier(file: string, options: LoadClassifierOption
       spec.classNames.indexOf(rankPredictions(probabilities.subarray(i * numClasses, (i + 1) * numClasses), spec, 1)[0].className));
     return {
       probabilities,
-      verdicts: openSetVerdicts(openSet, pooled, batch.count, { nearest: options.nearest, classNames: spec.classNames, logits, predicted }),
+      verdicts: openSetVerdicts(openSet, pooled, batch.count, { nearest: options.nearest, classNames: spec.classNames, logits, predicted, layerFeatures }),
     };
   };
 

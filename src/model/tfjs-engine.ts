@@ -52,13 +52,19 @@ export async function createTfjsEngine(): Promise<BackboneEngine> {
       if (options.boundary !== undefined && !backbone.layers.some((layer) => layer.name === options.boundary)) {
         throw usageError(`no backbone layer named "${options.boundary}"`, 'Use topKBoundary(k) for a block output.');
       }
-      const wanted = ['avg_pool', options.featureMap ? FEATURE_MAP_LAYER : undefined, options.boundary];
+      for (const layer of [...(options.layers ?? []), ...(options.pooledLayers ?? [])]) {
+        if (!backbone.layers.some((candidate) => candidate.name === layer)) throw usageError(`no backbone layer named "${layer}"`);
+      }
+      const wanted = ['avg_pool', options.featureMap ? FEATURE_MAP_LAYER : undefined, options.boundary, ...(options.layers ?? []), ...(options.pooledLayers ?? [])];
       const outputLayers = [...new Set(wanted.filter((name): name is string => name !== undefined))];
       const view = viewFor(backbone, batch.inputSize, outputLayers);
+      const pooledLayers = options.pooledLayers ?? [];
       const outputs = tf.tidy(() => {
         const input = tf.tensor4d(batch.data, [batch.count, batch.inputSize, batch.inputSize, 3]);
         const result = view.predict(input);
-        return Array.isArray(result) ? result : [result];
+        const all = Array.isArray(result) ? result : [result];
+        // the pooled layers: each NHWC output averaged over height and width, after the view's outputs
+        return [...all, ...pooledLayers.map((layer) => tf.mean(all[outputLayers.indexOf(layer)], [1, 2]))];
       });
       try {
         const values = await Promise.all(outputs.map((t) => t.data() as Promise<Float32Array>));
@@ -66,6 +72,8 @@ export async function createTfjsEngine(): Promise<BackboneEngine> {
         const result: BackboneOutputs = { pooled: valueOf('avg_pool') };
         if (options.featureMap) result.featureMap = valueOf(FEATURE_MAP_LAYER);
         if (options.boundary !== undefined) result.boundary = valueOf(options.boundary);
+        if (options.layers?.length) result.layers = Object.fromEntries(options.layers.map((layer) => [layer, valueOf(layer)]));
+        if (pooledLayers.length) result.pooledLayers = Object.fromEntries(pooledLayers.map((layer, i) => [layer, values[outputLayers.length + i]]));
         return result;
       } finally {
         tf.dispose(outputs);

@@ -120,6 +120,10 @@ export interface BackboneOutputs {
   featureMap?: Float32Array;
   /** NHWC output of the named layer (only when asked for): the frozen boundary of top-k training. */
   boundary?: Float32Array;
+  /** NHWC outputs of the named layers (only when asked for), by name. */
+  layers?: Record<string, Float32Array>;
+  /** [count × channels] global averages of the named layers (only when asked for), by name: the open-set verdict's stages. */
+  pooledLayers?: Record<string, Float32Array>;
 }
 
 /** What to compute besides the pooled features. */
@@ -127,6 +131,10 @@ export interface BackboneRunOptions {
   featureMap?: boolean;
   /** Name of a backbone layer (e.g. a block's output layer) whose activations are also returned. */
   boundary?: string;
+  /** Names of further backbone layers whose activations are also returned (in `layers`). */
+  layers?: readonly string[];
+  /** Names of further backbone layers whose global averages over height and width are also returned (in `pooledLayers`). */
+  pooledLayers?: readonly string[];
 }
 
 /**

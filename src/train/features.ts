@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { streamBatches } from '../data/stream.js';
 import type { ImageBatch, Preprocessing, SkippedFile } from '../data/types.js';
+import { joinPooledLayers, layerChannels, pooledLayersOf } from '../model/open-set.js';
 import type { BackboneEngine } from '../model/types.js';
 import { AUGMENTATION_VERSION, augmentImage } from './augment.js';
 import { mapLimit } from '../util/limit.js';
@@ -153,8 +154,14 @@ export async function computeFeatures(jobs: readonly FeatureJob[], options: Feat
         let values: Float32Array | undefined = data;
         if (engine) {
           const input: ImageBatch = { data, count: chunk.length, inputSize: size, files: [], labels: [], skipped: [] };
-          const result = await engine.run(input, output === 'pooled' ? {} : { boundary: output });
-          values = output === 'pooled' ? result.pooled : result.boundary;
+          const layers = pooledLayersOf(output);
+          if (layers) {
+            const result = await engine.run(input, { pooledLayers: layers });
+            values = joinPooledLayers(result.pooledLayers ?? {}, layers, layerChannels(layers), chunk.length);
+          } else {
+            const result = await engine.run(input, output === 'pooled' ? {} : { boundary: output });
+            values = output === 'pooled' ? result.pooled : result.boundary;
+          }
         }
         if (!values) throw new Error(`engine ${engine?.name} returned no output for boundary "${output}"`);
         const outputs = values;

@@ -11,9 +11,11 @@ import {
   buildOpenSet,
   classThresholdsByName,
   formatOpenSetThresholds,
+  layerChannels,
+  OPEN_SET_LAYERS_OUTPUT,
   OPEN_SET_MAX_IMAGES,
-  OPEN_SET_TENSOR,
   openSetForCheckpoint,
+  openSetLayersFor,
   openSetSubsample,
   type OpenSetData,
   type OpenSetMethod,
@@ -33,6 +35,8 @@ export interface CalibrationImage {
   file: string;
   label: number;
   values: Float32Array;
+  /** Its pooled intermediate stages (OPEN_SET_LAYERS_OUTPUT), when the verdict compares them (openSetLayersFor). */
+  layerValues?: Float32Array;
 }
 
 /** What calibration did, per checkpoint file. */
@@ -54,12 +58,7 @@ export interface OpenSetCalibration {
  */
 async function pooledFeatures(checkpoint: Checkpoint, images: readonly CalibrationImage[]): Promise<Float32Array> {
   const { spec } = checkpoint;
-  if (spec.mode === 'head') {
-    const dim = images[0].values.length;
-    const out = new Float32Array(images.length * dim);
-    images.forEach((image, i) => out.set(image.values, i * dim));
-    return out;
-  }
+  if (spec.mode === 'head') return concatRows(images.map((image) => image.values));
   const { buildTopModel, runTopModel } = await import('../model/top-model.js');
   const top = await buildTopModel(spec.mode === 'full' ? 'full' : spec.topK!, {
     featureMap: true, weights: checkpoint.weights, file: checkpoint.file, inputSize: spec.preprocessing.inputSize,
@@ -73,13 +72,7 @@ async function pooledFeatures(checkpoint: Checkpoint, images: readonly Calibrati
       chunk.forEach((image, i) => input.set(image.values, i * perImage));
       parts.push((await runTopModel(top, input, chunk.length)).pooled);
     }
-    const out = new Float32Array(parts.reduce((sum, part) => sum + part.length, 0));
-    let offset = 0;
-    for (const part of parts) {
-      out.set(part, offset);
-      offset += part.length;
-    }
-    return out;
+    return concatRows(parts);
   } finally {
     top.dispose();
   }
@@ -89,12 +82,42 @@ async function pooledFeatures(checkpoint: Checkpoint, images: readonly Calibrati
 export async function openSetFor(checkpoint: Checkpoint, images: readonly CalibrationImage[], options: { trainCount?: number; method?: OpenSetMethod } = {}): Promise<OpenSetData> {
   const features = await pooledFeatures(checkpoint, images);
   const head = checkpointHead(checkpoint);
+  const layerNames = openSetLayersFor(checkpoint.spec);
+  const layered = layerNames.length > 0 && images.every((image) => image.layerValues);
+  const layerDims = layerChannels(layerNames);
   return buildOpenSet(features, images.map((image) => image.file), images.map((image) => image.label), {
     method: options.method ?? DEFAULT_OPEN_SET_METHOD,
     trainCount: options.trainCount ?? images.length,
     logits: headLogits(head, features, images.length),
     numClasses: head.numClasses,
+    ...(layered ? { layers: { names: layerNames, dims: layerDims, features: concatRows(images.map((image) => image.layerValues!)) } } : {}),
   });
+}
+
+/** Rows one after the other in one array. */
+function concatRows(rows: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(rows.reduce((sum, row) => sum + row.length, 0));
+  let offset = 0;
+  for (const row of rows) {
+    out.set(row, offset);
+    offset += row.length;
+  }
+  return out;
+}
+
+/**
+ * Adds each calibration image's pooled intermediate stages (OPEN_SET_LAYERS_OUTPUT) from the feature cache or the engine,
+ * when the checkpoint's verdict compares them; images as they are otherwise.
+ */
+async function withLayerValues(
+  images: readonly (CalibrationImage & { hash: string })[], spec: Checkpoint['spec'],
+  options: { cacheDir: string; getEngine: () => Promise<BackboneEngine>; signal?: AbortSignal },
+): Promise<CalibrationImage[]> {
+  if (openSetLayersFor(spec).length === 0) return [...images];
+  const featureSet = await computeFeatures(images.map((image) => ({ file: image.file, hash: image.hash, view: 0 })), {
+    cacheDir: options.cacheDir, preprocessing: spec.preprocessing, output: OPEN_SET_LAYERS_OUTPUT, getEngine: options.getEngine, signal: options.signal,
+  });
+  return images.map((image) => ({ ...image, layerValues: featureSet.byKey.get(featureKey({ hash: image.hash, view: 0 }, spec.preprocessing, OPEN_SET_LAYERS_OUTPUT)) }));
 }
 
 /**
@@ -116,8 +139,8 @@ export async function writeOpenSet(files: readonly string[], images: readonly Ca
       data = await openSetFor(checkpoint, images, options);
       byInode.set(inodes[i], data);
     }
-    const { header, tensor } = openSetForCheckpoint(data);
-    const bytes = await writeCheckpointOpenSet(file, header, { [OPEN_SET_TENSOR]: tensor });
+    const { header, tensors } = openSetForCheckpoint(data);
+    const bytes = await writeCheckpointOpenSet(file, header, tensors);
     const classThresholds = classThresholdsByName(data, checkpoint.spec.classNames);
     results.push({ file, threshold: data.threshold, ...(classThresholds ? { classThresholds } : {}), storedImages: data.files.length, trainCount: data.trainCount, addedBytes: bytes - before });
   }
@@ -135,12 +158,25 @@ export async function calibrateRunCheckpoints(run: {
   preprocessing: Checkpoint['spec']['preprocessing'];
   output: string;
   seed: number;
+  /** Feature cache folder and engine for the verdict's intermediate stages (not in the training cache). */
+  cacheDir: string;
+  engine: EngineChoice;
+  signal?: AbortSignal;
 }): Promise<string> {
   const keyOf = (item: ImageItem & { hash: string }) => featureKey({ hash: item.hash, view: 0 }, run.preprocessing, run.output);
   const usable = run.trainItems.filter((item) => run.featureSet.byKey.has(keyOf(item)));
   if (usable.length < 2) return 'open-set score: not calibrated (fewer than 2 training images)';
   const picked = openSetSubsample(usable.length, OPEN_SET_MAX_IMAGES, run.seed).map((i) => usable[i]);
-  const images = picked.map((item) => ({ file: path.resolve(item.file), label: item.label, values: run.featureSet.byKey.get(keyOf(item))! }));
+  const plain = picked.map((item) => ({ file: path.resolve(item.file), hash: item.hash, label: item.label, values: run.featureSet.byKey.get(keyOf(item))! }));
+  let enginePromise: Promise<BackboneEngine> | undefined;
+  let images: CalibrationImage[];
+  try {
+    images = await withLayerValues(plain, (await loadCheckpoint(run.files[0])).spec, {
+      cacheDir: run.cacheDir, getEngine: () => (enginePromise ??= createBackboneEngine(run.engine)), signal: run.signal,
+    });
+  } finally {
+    await enginePromise?.then((engine) => engine.dispose(), () => undefined);
+  }
   const [result] = await writeOpenSet(run.files, images, { trainCount: usable.length });
   return `open-set score calibrated on ${result.trainCount} training images (${result.storedImages} stored, +${(result.addedBytes / 1024).toFixed(0)} KB per checkpoint): ` +
     `images scoring above ${formatOpenSetThresholds(result)} are called unlike the training data`;
@@ -176,22 +212,25 @@ export async function calibrateCheckpoint(checkpointFile: string, data: string, 
   const { spec } = checkpoint;
   const output = spec.mode === 'top-k' ? (await import('../model/head.js')).topKBoundary(spec.topK!) : spec.mode === 'full' ? IMAGE_OUTPUT : 'pooled';
   let enginePromise: Promise<BackboneEngine> | undefined;
-  let featureSet: FeatureSet;
+  const getEngine = () => (enginePromise ??= createBackboneEngine(options.engine ?? 'auto'));
+  const cacheDir = options.cacheDir ?? defaultCacheDir(path.dirname(path.dirname(path.resolve(checkpointFile))));
+  let images: CalibrationImage[];
   try {
-    featureSet = await computeFeatures(hashed.map((item) => ({ file: item.file, hash: item.hash, view: 0 })), {
-      cacheDir: options.cacheDir ?? defaultCacheDir(path.dirname(path.dirname(path.resolve(checkpointFile)))),
+    const featureSet = await computeFeatures(hashed.map((item) => ({ file: item.file, hash: item.hash, view: 0 })), {
+      cacheDir,
       preprocessing: spec.preprocessing,
       output,
-      getEngine: () => (enginePromise ??= createBackboneEngine(options.engine ?? 'auto')),
+      getEngine,
       signal: options.signal,
       onProgress: (done, total) => options.onProgress?.(done, total),
     });
+    const read = hashed
+      .map((item) => ({ file: path.resolve(item.file), hash: item.hash, label: item.label, values: featureSet.byKey.get(featureKey({ hash: item.hash, view: 0 }, spec.preprocessing, output)) }))
+      .filter((image): image is CalibrationImage & { hash: string } => image.values !== undefined);
+    images = await withLayerValues(read, spec, { cacheDir, getEngine, signal: options.signal });
   } finally {
     await enginePromise?.then((engine) => engine.dispose(), () => undefined);
   }
-  const images = hashed
-    .map((item) => ({ file: path.resolve(item.file), label: item.label, values: featureSet.byKey.get(featureKey({ hash: item.hash, view: 0 }, spec.preprocessing, output)) }))
-    .filter((image): image is CalibrationImage => image.values !== undefined);
   if (images.length < 2) {
     throw new ImgclsError(`only ${images.length} training image(s) of ${data} could be read`, 'NO_IMAGES', data, 'See the skipped files with imgcls data report.');
   }

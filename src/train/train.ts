@@ -637,6 +637,7 @@ async function calibrateOpenSet(run: Run, folder: RunFolder, data: RunData, feat
   const resolved = run.config;
   run.say(await calibrateRunCheckpoints({
     files, trainItems: data.trainItems, featureSet: features.featureSet, preprocessing: resolved.preprocessing, output: run.output, seed: resolved.seed,
+    cacheDir: resolved.cacheDir, engine: resolved.engine, signal: run.signal,
   }), resolved.epochs);
 }
 

@@ -19,6 +19,7 @@ import { createTfjsEngine } from '../../src/model/tfjs-engine.js';
 import type { BackboneEngine, DenseHead } from '../../src/model/types.js';
 import { backboneOnnxOutputs, createOnnxEngine, ensureBackboneOnnx, exportClassifierOnnx } from '../../src/model/onnx/index.js';
 import { headProbabilities, headStep, initHead } from '../../src/model/dense-head.js';
+import { joinPooledLayers, layerChannels, poolLayers } from '../../src/model/open-set.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const lessonData = path.resolve(repoRoot, '../shared/lesson-data');
@@ -76,6 +77,29 @@ test('pretrained backbone: ONNX Runtime and TF.js agree within 1e-4 on real imag
     `${boundary} ${boundaryDiff.toExponential(2)} (peak |value| ${boundaryPeak.toFixed(1)})`);
   // the features are not degenerate: panda and car differ clearly
   assert.ok(maxAbsDiff(ortOut.pooled.subarray(0, 1280), ortOut.pooled.subarray(1280, 2560)) > 0.5);
+  // further layers in the same run (the open-set verdict's stages): the same values as asking for each as the boundary
+  const layers = ['block3b_add', boundary];
+  const ortLayers = await onnxEngine.run(batch, { boundary, layers });
+  const tfjsLayers = await tfjsEngine.run(batch, { layers });
+  assert.deepEqual(Object.keys(ortLayers.layers ?? {}), layers);
+  assert.equal(ortLayers.layers!.block3b_add.length, batch.count * 28 * 28 * 40);
+  assert.deepEqual(ortLayers.layers![boundary], ortOut.boundary);
+  assert.deepEqual(ortLayers.pooled, ortOut.pooled);
+  const alone = await onnxEngine.run(batch, { boundary: 'block3b_add' });
+  assert.deepEqual(ortLayers.layers!.block3b_add, alone.boundary);
+  for (const layer of layers) {
+    const peak = tfjsLayers.layers![layer].reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    assert.ok(maxAbsDiff(ortLayers.layers![layer], tfjsLayers.layers![layer]) < TOLERANCE * Math.max(1, peak), `${layer}: ORT and TF.js agree`);
+  }
+  // pooled in the engine (ONNX: a GlobalAveragePool added to the graph; TF.js: a mean): the maps' channel averages
+  const ortPooled = await onnxEngine.run(batch, { boundary, pooledLayers: layers });
+  const tfjsPooled = await tfjsEngine.run(batch, { pooledLayers: layers });
+  const expected = poolLayers(ortLayers.layers!, layers, layerChannels(layers), batch.count);
+  const joined = (pooled: Record<string, Float32Array>) => joinPooledLayers(pooled, layers, layerChannels(layers), batch.count);
+  assert.equal(ortPooled.pooledLayers!.block3b_add.length, batch.count * 40);
+  assert.ok(maxAbsDiff(joined(ortPooled.pooledLayers!), expected) < 1e-4, 'ONNX pooled = the maps averaged in JS');
+  assert.ok(maxAbsDiff(joined(tfjsPooled.pooledLayers!), expected) < 1e-3, 'TF.js pooled = the ONNX maps averaged');
+  assert.deepEqual(ortPooled.boundary, ortOut.boundary);
 });
 
 test('batches larger than maxRunBatch run in chunks whose outputs concatenate to the one-run result', async () => {
@@ -219,6 +243,8 @@ test('engine edge cases: empty batch, unknown boundary (USAGE), wrong data lengt
   assert.equal(empty.pooled.length, 0);
   const batch = await batchOf(GOLDEN.slice(1));
   await assert.rejects(onnxEngine.run(batch, { boundary: 'no_such_layer' }), (err) => isImgclsError(err, 'USAGE'));
+  await assert.rejects(onnxEngine.run(batch, { layers: ['no_such_layer'] }), (err) => isImgclsError(err, 'USAGE'));
+  await assert.rejects(onnxEngine.run(batch, { pooledLayers: ['no_such_layer'] }), (err) => isImgclsError(err, 'USAGE'));
   await assert.rejects(onnxEngine.run({ ...batch, count: 2 }), (err) => isImgclsError(err, 'USAGE'));
   const padded = new Float32Array(batch.data.length + 3);
   padded.set(batch.data, 3);

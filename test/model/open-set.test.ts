@@ -13,8 +13,13 @@ import {
   energyScores,
   falsePositiveRateAt,
   leaveOneOutKnnScores,
+  layerChannels,
   leaveOneOutVerdictScores,
   normalizeRows,
+  OPEN_SET_LAYERS,
+  OPEN_SET_LAYERS_TENSOR,
+  openSetLayersFor,
+  poolLayers,
   OPEN_SET_MAX_IMAGES,
   OPEN_SET_TENSOR,
   openSetForCheckpoint,
@@ -178,6 +183,48 @@ describe('open-set maths', () => {
     assert.equal(globalAfter.classThresholds, undefined);
   });
 
+  it('poolLayers: each layer\'s channels averaged over its positions, concatenated per image', () => {
+    // two images, layer x: 2 positions × 2 channels, layer y: 1 position × 3 channels (NHWC)
+    const x = new Float32Array([1, 10, 3, 30, /* image 2 */ 0, 0, 2, 4]);
+    const y = new Float32Array([5, 6, 7, /* image 2 */ 8, 9, 10]);
+    assert.deepEqual([...poolLayers({ x, y }, ['x', 'y'], [2, 3], 2)], [2, 20, 5, 6, 7, 1, 2, 8, 9, 10]);
+    assert.deepEqual(layerChannels(OPEN_SET_LAYERS), [24, 112]);
+    assert.deepEqual(layerChannels(['block3b_add', 'block4c_add']), [40, 80]);
+    assert.deepEqual(openSetLayersFor({ mode: 'head' }), OPEN_SET_LAYERS);
+    assert.deepEqual(openSetLayersFor({ mode: 'top-k', topK: 2 }), OPEN_SET_LAYERS, 'k = 2 cuts after both stages');
+    assert.deepEqual(openSetLayersFor({ mode: 'top-k', topK: 12 }), [], 'a cut before block5c: the engine would not compute it');
+    assert.deepEqual(openSetLayersFor({ mode: 'full' }), []);
+  });
+
+  it('with layers: an image near the class in the head input but far in a stage is unfamiliar; in-distribution ones pass', () => {
+    const dim = 16;
+    const layerDim = 8;
+    const { features, labels } = clusters(40, dim);
+    const layerRows = clusters(40, layerDim, 3).features;
+    const files = labels.map((label, i) => `/data/${label}/${i}.png`);
+    const plain = buildOpenSet(features, files, labels, { conditioning: 'class' });
+    const data = buildOpenSet(features, files, labels, { conditioning: 'class', layers: { names: ['s'], dims: [layerDim], features: layerRows } });
+    assert.deepEqual(data.layers?.names, ['s']);
+    assert.equal(data.layers!.scales.length, 2, 'a scale per part: the head input and the stage');
+    assert.ok(data.layers!.scales.every((perClass) => perClass.every((scale) => typeof scale === 'number' && scale > 0)));
+    assert.equal(data.threshold, plain.threshold, 'the global threshold is the head input\'s, as before');
+    const fresh = clusters(4, dim, 99);
+    const freshLayers = clusters(4, layerDim, 98).features;
+    const familiar = openSetVerdicts(data, fresh.features, 4, { classNames: ['a', 'b'], predicted: fresh.labels, layerFeatures: freshLayers });
+    assert.deepEqual(familiar.map((v) => v.unfamiliar), [false, false, false, false]);
+    // same head input, but the stage statistics of the other class: only the layered verdict notices
+    const swapped = clusters(4, layerDim, 97);
+    const swappedLayers = Float32Array.from({ length: 4 * layerDim }, (_, i) => swapped.features[(i ^ layerDim)]);
+    const mixed = openSetVerdicts(data, fresh.features, 4, { classNames: ['a', 'b'], predicted: fresh.labels, layerFeatures: swappedLayers });
+    assert.deepEqual(mixed.map((v) => v.unfamiliar), [true, true, true, true], mixed.map((v) => `${v.score} > ${v.threshold}`).join(', '));
+    assert.deepEqual(openSetVerdicts(plain, fresh.features, 4, { classNames: ['a', 'b'], predicted: fresh.labels }).map((v) => v.unfamiliar), [false, false, false, false]);
+    assert.equal(mixed[0].nearest[0].className, 'a', 'nearest[] stays the head-input neighbours');
+    // leave-one-out: every stored image passes its own class threshold (20 per class: the conformal rank is the largest)
+    const loo = leaveOneOutVerdictScores(data, labels);
+    assert.equal([...loo.scores].filter((score, i) => score <= loo.thresholds[i]).length, 40);
+    assert.throws(() => openSetVerdicts(data, fresh.features, 4, { classNames: ['a', 'b'], predicted: fresh.labels }), /pooled values per image/);
+  });
+
   it('stores at most OPEN_SET_MAX_IMAGES images: a seeded subsample beyond', () => {
     assert.deepEqual(openSetSubsample(5), [0, 1, 2, 3, 4]);
     const picked = openSetSubsample(100_000, OPEN_SET_MAX_IMAGES, 7);
@@ -233,5 +280,26 @@ describe('open-set data in checkpoints', () => {
     await writeCheckpointOpenSet(file, { ...header, threshold: 0.5 }, { [OPEN_SET_TENSOR]: tensor });
     assert.ok(Math.abs((await fs.stat(file)).size - before - grown) < 64, "one copy of the data");
     assert.equal(checkpointOpenSet(await loadCheckpoint(file))!.threshold, 0.5);
+  });
+
+  it('layered open-set data round-trips; a header naming layers without their tensor is refused', async () => {
+    const file = path.join(dir, 'layered.imgcls');
+    await writeCheckpoint(file, content());
+    const { features, labels } = clusters(100, 1280);
+    const layerRows = clusters(100, 136, 4).features;
+    const data = buildOpenSet(features, labels.map((_, i) => `/data/${i}.png`), labels, { layers: { names: [...OPEN_SET_LAYERS], dims: layerChannels(OPEN_SET_LAYERS), features: layerRows } });
+    const { header, tensors } = openSetForCheckpoint(data);
+    assert.deepEqual(Object.keys(tensors), [OPEN_SET_TENSOR, OPEN_SET_LAYERS_TENSOR]);
+    const before = (await fs.stat(file)).size;
+    await writeCheckpointOpenSet(file, header, tensors);
+    const grown = (await fs.stat(file)).size - before;
+    // 100 × (1280 + 24 + 112) float32 = 566,400 bytes plus the file names and scales in the header
+    assert.ok(grown > 566_400 && grown < 586_000, `grew by ${grown} bytes`);
+    const stored = checkpointOpenSet(await loadCheckpoint(file))!;
+    assert.deepEqual(stored.layers, data.layers);
+    assert.deepEqual(stored.layerFeatures, data.layerFeatures);
+    assert.deepEqual(stored.classThresholds, data.classThresholds);
+    await writeCheckpointOpenSet(file, header, { [OPEN_SET_TENSOR]: tensors[OPEN_SET_TENSOR] });
+    await assert.rejects(async () => checkpointOpenSet(await loadCheckpoint(file)), /layer data does not match/);
   });
 });

@@ -10,7 +10,7 @@ import { isImgclsError } from '../../src/errors.js';
 import { loadCheckpoint, writeCheckpointOpenSet } from '../../src/model/checkpoint.js';
 import { loadClassifier } from '../../src/model/classifier.js';
 import { createBackboneEngine } from '../../src/model/engine.js';
-import { checkpointOpenSet, OPEN_SET_TENSOR, openSetForCheckpoint } from '../../src/model/open-set.js';
+import { buildOpenSet, checkpointOpenSet, OPEN_SET_LAYERS, openSetForCheckpoint } from '../../src/model/open-set.js';
 import type { BackboneEngine } from '../../src/model/types.js';
 import { isFileError, predictAll, type FilePrediction } from '../../src/predict/predict.js';
 import { calibrateCheckpoint } from '../../src/train/open-set.js';
@@ -143,9 +143,10 @@ describe('open-set verdict on a generated three-kind dataset (train on two kinds
     // a threshold raised above every score: nothing is flagged, by the library and by the CLI
     const raised = path.join(tmp, 'raised.imgcls');
     await fs.copyFile(result.checkpoints.best, raised);
-    const { header: stored, tensor } = openSetForCheckpoint(checkpointOpenSet(await loadCheckpoint(raised))!);
+    const { header: stored, tensors } = openSetForCheckpoint(checkpointOpenSet(await loadCheckpoint(raised))!);
     assert.equal(stored.conditioning, 'class', 'class-conditional by default');
-    await writeCheckpointOpenSet(raised, { ...stored, threshold: 2, classThresholds: stored.classThresholds!.map(() => 2) }, { [OPEN_SET_TENSOR]: tensor });
+    assert.deepEqual(stored.layers?.names, OPEN_SET_LAYERS, 'compares the intermediate stages by default');
+    await writeCheckpointOpenSet(raised, { ...stored, threshold: 1e6, classThresholds: stored.classThresholds!.map(() => 1e6) }, tensors);
     const open = await imgcls(['predict', raised, ...unfamiliar]);
     assert.match(open.stderr, new RegExp(`0 of ${unfamiliar.length} images unlike the training data`));
     assert.ok(!open.stdout.includes('unknown'));
@@ -198,6 +199,48 @@ describe('open-set verdict on a generated three-kind dataset (train on two kinds
     assert.ok(added.addedBytes > result.trainCount * 1280 * 4, `grew by ${added.addedBytes} bytes`);
     const now = await imgcls(['predict', old, ...unfamiliar]);
     assert.match(now.stderr, new RegExp(`${unfamiliar.length} of ${unfamiliar.length} images unlike the training data`));
+  });
+
+  it('open-set data without the stages (as main wrote it) reads as before: the head-input distance, no stage fetched', async () => {
+    const stored = checkpointOpenSet(await loadCheckpoint(result.checkpoints.best))!;
+    assert.ok(stored.layers && stored.layerFeatures, 'the default stores the stages');
+    // the per-class rule on the same stored images, without the stages: the header main writes
+    const older = buildOpenSet(stored.features, stored.files, stored.labels, { numClasses: 2 });
+    assert.equal(older.layers, undefined);
+    const file = path.join(tmp, 'no-stages.imgcls');
+    await fs.copyFile(result.checkpoints.best, file);
+    await writeCheckpointOpenSet(file, openSetForCheckpoint(older).header, openSetForCheckpoint(older).tensors);
+    const reloaded = checkpointOpenSet(await loadCheckpoint(file))!;
+    assert.equal(reloaded.layers, undefined);
+    assert.equal(reloaded.layerFeatures, undefined);
+    const calls: unknown[] = [];
+    const spy: BackboneEngine = { name: engine.name, run: (batch, options) => (calls.push(options), engine.run(batch, options)), dispose: async () => undefined };
+    const classifier = await loadClassifier(file, { engine: spy });
+    try {
+      const files = [...familiar, ...unfamiliar];
+      for (const one of files) {
+        // every stored image as a neighbour: the score is the distance to the nearest of the reported class, against its threshold
+        const { verdict, predictions } = await classifier.classifyWithVerdict(one, { nearest: stored.files.length });
+        const predicted = classifier.spec.classNames.indexOf(predictions[0].className);
+        assert.equal(verdict!.threshold, older.classThresholds![predicted]);
+        const nearestOfClass = Math.min(...verdict!.nearest.filter((n) => n.className === predictions[0].className).map((n) => n.distance));
+        assert.ok(Math.abs(verdict!.score - nearestOfClass) < 1e-6, `${path.basename(one)}: score ${verdict!.score}, nearest of its class ${nearestOfClass}`);
+      }
+      assert.ok(calls.length > 0 && calls.every((options) => !(options as { pooledLayers?: unknown } | undefined)?.pooledLayers), 'no stage is asked of the engine');
+      const rows = (await predictAll(classifier, files)).filter((r): r is FilePrediction => !isFileError(r));
+      assert.deepEqual(rows.map((r) => r.openSet?.unfamiliar), [...familiar.map(() => false), ...unfamiliar.map(() => true)]);
+    } finally {
+      await classifier.dispose();
+    }
+    // the default checkpoint asks the engine for the stages, in the same run
+    calls.length = 0;
+    const layered = await loadClassifier(result.checkpoints.best, { engine: spy });
+    try {
+      await layered.classifyWithVerdict(familiar[0]);
+      assert.deepEqual(calls.map((options) => (options as { pooledLayers?: readonly string[] } | undefined)?.pooledLayers), [OPEN_SET_LAYERS]);
+    } finally {
+      await layered.dispose();
+    }
   });
 
   it('a checkpoint whose dataset has moved still predicts; its nearest images name where they were', async () => {

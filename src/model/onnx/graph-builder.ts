@@ -130,3 +130,28 @@ export function selectOnnxOutputs(model: OnnxModel, outputs: readonly string[]):
   const { nodes, initializers } = pruneGraph(model.graph.node, model.graph.initializer, outputs);
   return { ...model, graph: { ...model.graph, node: nodes, initializer: initializers, output: outputs.map((name) => byName.get(name) as OnnxValueInfo) } };
 }
+
+/** The graph output withPooledOutputs adds for a rank-4 output: its channels averaged over height and width, [batch, channels]. */
+export function pooledOutputName(name: string): string {
+  return `${name}/pooled`;
+}
+
+/**
+ * The same model with, for each named NHWC graph output, one more output pooledOutputName(name) [batch, channels]: the
+ * global average of the NCHW value that output is transposed from, so fetching it moves C values per image instead of H·W·C.
+ */
+export function withPooledOutputs(model: OnnxModel, names: readonly string[]): OnnxModel {
+  const nodes = [...model.graph.node];
+  const outputs = [...model.graph.output];
+  for (const name of names) {
+    if (outputs.some((output) => output.name === pooledOutputName(name))) continue;
+    const transpose = nodes.find((node) => node.output.includes(name));
+    const info = outputs.find((output) => output.name === name);
+    if (!transpose || transpose.opType !== 'Transpose' || !info) throw new Error(`the ONNX model's output ${name} is not a transposed rank-4 value`);
+    const dims = info.type.tensorType.shape.dim.map((d) => ('dimValue' in d && d.dimValue !== undefined ? Number(d.dimValue) : String((d as { dimParam?: string }).dimParam ?? 'batch')));
+    nodes.push({ input: [transpose.input[0]], output: [`${name}/mean`], name: `${name}/mean/GlobalAveragePool`, opType: 'GlobalAveragePool', attribute: [] });
+    nodes.push({ input: [`${name}/mean`], output: [pooledOutputName(name)], name: `${name}/pooled/Flatten`, opType: 'Flatten', attribute: [toAttribute('axis', 1)] });
+    outputs.push(valueInfo(pooledOutputName(name), [dims[0], dims[3]]));
+  }
+  return { ...model, graph: { ...model.graph, node: nodes, output: outputs } };
+}

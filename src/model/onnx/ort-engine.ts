@@ -4,7 +4,7 @@ import { ImgclsError, usageError } from '../../errors.js';
 import type { ImageBatch } from '../../data/types.js';
 import type { BackboneEngine, BackboneOutputs, BackboneRunOptions } from '../types.js';
 import { backboneOnnxOutputs, ensureBackboneOnnx } from './backbone-cache.js';
-import { selectOnnxOutputs } from './graph-builder.js';
+import { pooledOutputName, selectOnnxOutputs, withPooledOutputs } from './graph-builder.js';
 import { createInThreadRunner, createWorkerRunner, type OrtRunner } from './ort-runner.js';
 import { decodeOnnxModel, encodeOnnxModel, type OnnxModel } from './schema.js';
 
@@ -130,11 +130,11 @@ export async function createOnnxEngine(options: string | OnnxEngineOptions = {})
     else await Promise.allSettled(workers.map((worker) => worker.release()));
   }
   /** The runners' key of the session computing `fetch` (created on first use, in every runner, from a pruned copy of the graph). */
-  const sessionFor = (loaded: LoadedModel, fetch: string[]): Promise<string> => {
+  const sessionFor = (loaded: LoadedModel, fetch: string[], pooled: readonly string[] = []): Promise<string> => {
     const key = `${loaded.file}\n${fetch.join('\n')}`;
     let session = loaded.sessions.get(key);
     if (!session) {
-      const model = encodeOnnxModel(selectOnnxOutputs(loaded.model, fetch));
+      const model = encodeOnnxModel(selectOnnxOutputs(pooled.length > 0 ? withPooledOutputs(loaded.model, pooled) : loaded.model, fetch));
       session = Promise.all(runners.map((each) => each.createSession(key, model))).then(() => key);
       loaded.sessions.set(key, session);
       session.catch(() => loaded.sessions.delete(key));
@@ -177,11 +177,25 @@ export async function createOnnxEngine(options: string | OnnxEngineOptions = {})
         }
         fetch.push(runOptions.boundary);
       }
+      for (const layer of runOptions.layers ?? []) {
+        if (fetch.includes(layer)) continue;
+        if (!loaded.outputNames.includes(layer)) throw usageError(`no backbone output named "${layer}"; this engine has ${loaded.outputNames.slice(1).join(', ')}`);
+        fetch.push(layer);
+      }
+      const pooled = runOptions.pooledLayers ?? [];
+      for (const layer of pooled) {
+        if (!loaded.outputNames.includes(layer)) throw usageError(`no backbone output named "${layer}"; this engine has ${loaded.outputNames.slice(1).join(', ')}`);
+        if (!fetch.includes(pooledOutputName(layer))) fetch.push(pooledOutputName(layer));
+      }
+      const layersOf = (data: (name: string) => Float32Array) => ({
+        ...(runOptions.layers?.length ? { layers: Object.fromEntries(runOptions.layers.map((layer) => [layer, data(layer)])) } : {}),
+        ...(pooled.length ? { pooledLayers: Object.fromEntries(pooled.map((layer) => [layer, data(pooledOutputName(layer))])) } : {}),
+      });
       if (batch.count === 0) {
         return { pooled: new Float32Array(0), ...(runOptions.featureMap ? { featureMap: new Float32Array(0) } : {}),
-          ...(runOptions.boundary !== undefined ? { boundary: new Float32Array(0) } : {}) };
+          ...(runOptions.boundary !== undefined ? { boundary: new Float32Array(0) } : {}), ...layersOf(() => new Float32Array(0)) };
       }
-      const key = await sessionFor(loaded, fetch);
+      const key = await sessionFor(loaded, fetch, pooled);
       // chunks of at most maxRunBatch images, dealt round-robin to the sessions (each runs its own in turn); outputs concatenated per name in order
       const perImage = size * size * 3;
       const jobs: Promise<Record<string, Float32Array>>[] = [];
@@ -204,6 +218,7 @@ export async function createOnnxEngine(options: string | OnnxEngineOptions = {})
         pooled: data(pooledName),
         ...(runOptions.featureMap ? { featureMap: data(featureMapName) } : {}),
         ...(runOptions.boundary !== undefined ? { boundary: data(runOptions.boundary) } : {}),
+        ...layersOf(data),
       };
     },
     async dispose() {
