@@ -110,6 +110,13 @@ export interface OpenSetLayers {
    * distances in that part. The score is the largest part distance divided by its scale; null for a class with < 2 images.
    */
   scales: (number | null)[][];
+  /**
+   * Per class index: the threshold of the head-input distance alone (the per-class rule without stages). The stages
+   * only add verdicts: an image over this is unfamiliar too (its head-input distance, rescaled so that this threshold
+   * meets the class's combined threshold, competes as one more part). Absent (written before it existed): the combined
+   * score alone. null for a class with < 2 images.
+   */
+  headThresholds?: (number | null)[];
 }
 
 /** Each image's global-average-pooled channels of every layer, concatenated in `names` order: [count × Σ channels]. */
@@ -514,9 +521,18 @@ function layeredClassThresholds(
   }
   return {
     classThresholds: byClass.map((scores) => (scores.length >= 2 ? robustThreshold(scores, coverage, madK, madFloorK) : null)),
-    layers: { names: [...layers.names], dims: [...layers.dims], scales },
+    layers: { names: [...layers.names], dims: [...layers.dims], scales, headThresholds: classThresholdsOf(headDistances, labels, numClasses, k, coverage, madK, madFloorK) },
     layerFeatures: normalized,
   };
+}
+
+/**
+ * The layered score with the head-input rule kept: the combined score, or the head-input distance rescaled to the combined
+ * threshold when that is larger, so `score > classThreshold` whenever either rule says unfamiliar.
+ */
+function withHeadRule(combined: number, headScore: number, layers: OpenSetLayers, label: number, classThreshold: number): number {
+  const headThreshold = layers.headThresholds?.[label];
+  return typeof headThreshold === 'number' && headThreshold > 0 ? Math.max(combined, (headScore * classThreshold) / headThreshold) : combined;
 }
 
 function combine(knn: number, energy: number, scales: NonNullable<OpenSetHeader['scales']>): number {
@@ -561,7 +577,7 @@ export function openSetVerdicts(
       knn = classKnnScore(row, data.labels, predicted!, data.k);
       if (layerParts) {
         const partScores = [knn, ...layerParts.map((part) => classKnnScore(part.subarray(i * stored, (i + 1) * stored), data.labels, predicted!, data.k))];
-        knn = combinedScore(partScores, data.layers!.scales, predicted!);
+        knn = withHeadRule(combinedScore(partScores, data.layers!.scales, predicted!), partScores[0], data.layers!, predicted!, classThreshold);
       }
       threshold = classThreshold;
     }
@@ -611,8 +627,9 @@ export function leaveOneOutVerdictScores(data: OpenSetData, predicted: readonly 
     const classThreshold = classThresholdFor(data, predicted[i]);
     const partScores = () => [row, ...layerParts.map((part) => part.subarray(i * count, (i + 1) * count))]
       .map((part) => classKnnScore(part, data.labels, predicted[i], data.k, i));
+    const layered = (parts: number[]) => withHeadRule(combinedScore(parts, data.layers!.scales, predicted[i]), parts[0], data.layers!, predicted[i], classThreshold!);
     scores[i] = classThreshold === undefined ? knnScore(row, Math.min(data.k, count - 1), i)
-      : data.layers ? combinedScore(partScores(), data.layers.scales, predicted[i]) : classKnnScore(row, data.labels, predicted[i], data.k, i);
+      : data.layers ? layered(partScores()) : classKnnScore(row, data.labels, predicted[i], data.k, i);
     thresholds[i] = classThreshold ?? data.threshold;
   }
   return { scores, thresholds };

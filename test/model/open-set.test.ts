@@ -225,6 +225,36 @@ describe('open-set maths', () => {
     assert.throws(() => openSetVerdicts(data, fresh.features, 4, { classNames: ['a', 'b'], predicted: fresh.labels }), /pooled values per image/);
   });
 
+  it('with layers: the stages only add verdicts: an image the head-input rule flags stays unfamiliar however familiar its stages', () => {
+    // head input: two tight clusters on the unit circle (2-d); stage: scattered at random within each class, so the
+    // combined score's threshold is wide and a head-input distance the head rule calls too far can pass it
+    const perClass = 12;
+    const random = seededRandom(11);
+    const angle = (degrees: number) => [Math.cos((degrees * Math.PI) / 180), Math.sin((degrees * Math.PI) / 180)];
+    const labels = Array.from({ length: 2 * perClass }, (_, i) => (i < perClass ? 0 : 1));
+    const features = Float32Array.from(labels.flatMap((label, i) => angle(label * 90 + (i % perClass) * 1.5)));
+    const layerRows = Float32Array.from(labels.flatMap(() => angle(random() * 180)));
+    const files = labels.map((label, i) => `/data/${label}/${i}.png`);
+    const plain = buildOpenSet(features, files, labels, { conditioning: 'class' });
+    const data = buildOpenSet(features, files, labels, { conditioning: 'class', layers: { names: ['s'], dims: [2], features: layerRows } });
+    assert.deepEqual(data.layers!.headThresholds, plain.classThresholds, 'the head-input rule\'s own thresholds are kept beside the stages');
+    const { headThresholds: _dropped, ...olderLayers } = data.layers!;
+    const older = { ...data, layers: olderLayers }; // a header written before headThresholds: the combined score alone
+    // images reported as class a, moving away from it degree by degree; their stage is a stored class-a image's (familiar)
+    const stage = layerRows.slice(0, 2);
+    let onlyHeadRule = 0;
+    for (let degrees = 17; degrees <= 60; degrees++) {
+      const head = Float32Array.from(angle(degrees));
+      const [headRule] = openSetVerdicts(plain, head, 1, { classNames: ['a', 'b'], predicted: [0] });
+      const [layered] = openSetVerdicts(data, head, 1, { classNames: ['a', 'b'], predicted: [0], layerFeatures: stage });
+      const [combinedOnly] = openSetVerdicts(older, head, 1, { classNames: ['a', 'b'], predicted: [0], layerFeatures: stage });
+      if (headRule.unfamiliar) assert.equal(layered.unfamiliar, true, `${degrees}°: the head-input rule flags it, so the layered verdict must (${layered.score} vs ${layered.threshold})`);
+      if (headRule.unfamiliar && !combinedOnly.unfamiliar) onlyHeadRule++;
+      assert.ok(layered.score >= combinedOnly.score);
+    }
+    assert.ok(onlyHeadRule > 0, 'some angles are flagged by the head-input rule and missed by the combined score alone (else this test proves nothing)');
+  });
+
   it('stores at most OPEN_SET_MAX_IMAGES images: a seeded subsample beyond', () => {
     assert.deepEqual(openSetSubsample(5), [0, 1, 2, 3, 4]);
     const picked = openSetSubsample(100_000, OPEN_SET_MAX_IMAGES, 7);
