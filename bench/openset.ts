@@ -242,7 +242,7 @@ async function main(): Promise<void> {
     process.stdout.write(`\n#### scenario: ${scenarioName} (${trainFiles.length} training images)\n`);
     for (const mode of values.modes!.split(',') as TrainMode[]) {
       const started = performance.now();
-      const result = await train({ data, outDir: path.join(work, `run-${scenario}-${mode}`), mode, cacheDir });
+      const result = await train({ data, outDir: path.join(work, `run-${scenario}-${mode}`), mode, cacheDir, overwrite: true }); // the bench's own folder: a run from an earlier bench is replaced
       const trainSeconds = (performance.now() - started) / 1000;
       const checkpointBytes = (await fs.stat(result.checkpoints.best)).size;
       const classifier = await loadClassifier(result.checkpoints.best);
