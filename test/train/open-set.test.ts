@@ -146,7 +146,9 @@ describe('open-set verdict on a generated three-kind dataset (train on two kinds
     const { header: stored, tensors } = openSetForCheckpoint(checkpointOpenSet(await loadCheckpoint(raised))!);
     assert.equal(stored.conditioning, 'class', 'class-conditional by default');
     assert.deepEqual(stored.layers?.names, OPEN_SET_LAYERS, 'compares the intermediate stages by default');
-    await writeCheckpointOpenSet(raised, { ...stored, threshold: 1e6, classThresholds: stored.classThresholds!.map(() => 1e6) }, tensors);
+    assert.equal(stored.layers?.headThresholds?.length, 2, 'the head-input rule\'s thresholds are kept beside the stages');
+    await writeCheckpointOpenSet(raised, { ...stored, threshold: 1e6, classThresholds: stored.classThresholds!.map(() => 1e6),
+      layers: { ...stored.layers!, headThresholds: stored.layers!.headThresholds!.map(() => 1e6) } }, tensors);
     const open = await imgcls(['predict', raised, ...unfamiliar]);
     assert.match(open.stderr, new RegExp(`0 of ${unfamiliar.length} images unlike the training data`));
     assert.ok(!open.stdout.includes('unknown'));
