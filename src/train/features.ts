@@ -126,62 +126,86 @@ export async function computeFeatures(jobs: readonly FeatureJob[], options: Feat
   const skipped: SkippedFile[] = [];
   const started = performance.now();
   let done = 0;
-  // cache writes of one chunk overlap the next chunk's forward pass (awaited before the following writes start)
+  /** The engine outputs of one decoded batch's views: per run of at most batchSize views, its cache keys and outputs. */
+  const runBatch = async (batch: ImageBatch): Promise<{ keys: string[]; outputs: Float32Array }[]> => {
+    const runData: Float32Array[] = [];
+    const runKeys: string[] = [];
+    let viewsAsIs = true;
+    for (let i = 0; i < batch.count; i++) {
+      const { hash, views } = viewsByFile.get(batch.files[i])!;
+      const image = batch.data.subarray(i * imageLength, (i + 1) * imageLength);
+      for (const view of views) {
+        viewsAsIs &&= view === 0 && runData.length === i;
+        runData.push(view === 0 ? image : augmentImage(image, size, preprocessing.normalization, viewRandom(hash, view)));
+        runKeys.push(featureKey({ hash, view }, preprocessing, output));
+      }
+    }
+    const engine = await enginePromise;
+    const runs: { keys: string[]; outputs: Float32Array }[] = [];
+    for (let start = 0; start < runData.length; start += batchSize) {
+      const chunk = runData.slice(start, start + batchSize);
+      // one view per image, none augmented: the batch is the engine's input as it is (no copy)
+      const data = viewsAsIs && runData.length === batch.count && chunk.length === batch.count
+        ? batch.data.subarray(0, chunk.length * imageLength)
+        : new Float32Array(chunk.length * imageLength);
+      if (data.buffer !== batch.data.buffer) chunk.forEach((image, i) => data.set(image, i * imageLength));
+      let values: Float32Array | undefined = data;
+      if (engine) {
+        const input: ImageBatch = { data, count: chunk.length, inputSize: size, files: [], labels: [], skipped: [] };
+        const layers = pooledLayersOf(output);
+        if (layers) {
+          const result = await engine.run(input, { pooledLayers: layers });
+          values = joinPooledLayers(result.pooledLayers ?? {}, layers, layerChannels(layers), chunk.length);
+        } else {
+          const result = await engine.run(input, output === 'pooled' ? {} : { boundary: output });
+          values = output === 'pooled' ? result.pooled : result.boundary;
+        }
+      }
+      if (!values) throw new Error(`engine ${engine?.name} returned no output for boundary "${output}"`);
+      runs.push({ keys: runKeys.slice(start, start + chunk.length), outputs: values });
+    }
+    return runs;
+  };
+  // cache writes of one run overlap the next run (awaited before the following writes start)
   let pendingWrites: Promise<unknown> = Promise.resolve();
+  const store = async (runs: { keys: string[]; outputs: Float32Array }[]): Promise<void> => {
+    for (const { keys: runKeys, outputs } of runs) {
+      const dim = outputs.length / runKeys.length;
+      await pendingWrites;
+      pendingWrites = Promise.all(
+        runKeys.map((key, i) => {
+          const vector = outputs.slice(i * dim, (i + 1) * dim);
+          byKey.set(key, vector);
+          return writeEntry(entryPath(cacheDir, key), vector);
+        }),
+      );
+      done += runKeys.length;
+      options.onProgress?.(done, missing.size, (done * 1000) / Math.max(performance.now() - started, 1));
+    }
+  };
+  // one batch runs through the engine while the one before is stored, so the engine never waits for the cache
+  let inFlight: ReturnType<typeof runBatch> | undefined;
   try {
     for await (const batch of streamBatches(files, { batchSize, preprocessing, signal, concurrency: 4 })) {
       skipped.push(...batch.skipped);
-      const runData: Float32Array[] = [];
-      const runKeys: string[] = [];
-      let viewsAsIs = true;
-      for (let i = 0; i < batch.count; i++) {
-        const { hash, views } = viewsByFile.get(batch.files[i])!;
-        const image = batch.data.subarray(i * imageLength, (i + 1) * imageLength);
-        for (const view of views) {
-          viewsAsIs &&= view === 0 && runData.length === i;
-          runData.push(view === 0 ? image : augmentImage(image, size, preprocessing.normalization, viewRandom(hash, view)));
-          runKeys.push(featureKey({ hash, view }, preprocessing, output));
-        }
+      const next = runBatch(batch);
+      next.catch(() => undefined); // awaited below; a failure must not go unhandled while the batch before is stored
+      if (inFlight) {
+        const previous = inFlight;
+        inFlight = undefined;
+        await store(await previous);
       }
-      const engine = await enginePromise;
-      for (let start = 0; start < runData.length; start += batchSize) {
-        const chunk = runData.slice(start, start + batchSize);
-        // one view per image, none augmented: the batch is the engine's input as it is (no copy)
-        const data = viewsAsIs && runData.length === batch.count && chunk.length === batch.count
-          ? batch.data.subarray(0, chunk.length * imageLength)
-          : new Float32Array(chunk.length * imageLength);
-        if (data.buffer !== batch.data.buffer) chunk.forEach((image, i) => data.set(image, i * imageLength));
-        let values: Float32Array | undefined = data;
-        if (engine) {
-          const input: ImageBatch = { data, count: chunk.length, inputSize: size, files: [], labels: [], skipped: [] };
-          const layers = pooledLayersOf(output);
-          if (layers) {
-            const result = await engine.run(input, { pooledLayers: layers });
-            values = joinPooledLayers(result.pooledLayers ?? {}, layers, layerChannels(layers), chunk.length);
-          } else {
-            const result = await engine.run(input, output === 'pooled' ? {} : { boundary: output });
-            values = output === 'pooled' ? result.pooled : result.boundary;
-          }
-        }
-        if (!values) throw new Error(`engine ${engine?.name} returned no output for boundary "${output}"`);
-        const outputs = values;
-        const dim = outputs.length / chunk.length;
-        await pendingWrites;
-        pendingWrites = Promise.all(
-          chunk.map((_, i) => {
-            const key = runKeys[start + i];
-            const vector = outputs.slice(i * dim, (i + 1) * dim);
-            byKey.set(key, vector);
-            return writeEntry(entryPath(cacheDir, key), vector);
-          }),
-        );
-        done += chunk.length;
-        options.onProgress?.(done, missing.size, (done * 1000) / Math.max(performance.now() - started, 1));
-      }
+      inFlight = next;
+    }
+    if (inFlight) {
+      const last = inFlight;
+      inFlight = undefined;
+      await store(await last);
     }
     await pendingWrites;
   } finally {
-    await pendingWrites.catch(() => undefined); // cancelled or failed: no write left running
+    await inFlight?.catch(() => undefined); // cancelled or failed: no engine run left going
+    await pendingWrites.catch(() => undefined); // nor a write
   }
   return { byKey, skipped, cacheHits, computed: done };
 }

@@ -67,6 +67,22 @@ describe('open-set maths', () => {
         assert.ok(Math.abs(distances[i * 4 + j] - Math.sqrt(sum)) < 1e-5);
       }
     }
+    // every blocking path (pairs of queries and a last odd one; blocks of four stored rows and the rest) gives, to the
+    // bit, the one-pair-at-a-time dot product
+    for (const [queries, stored] of [[5, 6], [2, 4], [1, 3], [16, 9]] as const) {
+      const q = normalizeRows(Float32Array.from({ length: queries * dim }, () => random() - 0.5), queries, dim);
+      const s = normalizeRows(Float32Array.from({ length: stored * dim }, () => random() - 0.5), stored, dim);
+      const blocked = pairwiseDistances(q, queries, s, stored, dim);
+      const reference = new Float32Array(queries * stored);
+      for (let i = 0; i < queries; i++) {
+        for (let j = 0; j < stored; j++) {
+          let dot = 0;
+          for (let d = 0; d < dim; d++) dot += q[i * dim + d] * s[j * dim + d];
+          reference[i * stored + j] = Math.sqrt(Math.max(0, 2 - 2 * dot));
+        }
+      }
+      assert.deepEqual(blocked, reference, `${queries} queries × ${stored} stored`);
+    }
     const unit = normalizeRows(new Float32Array([3, 4, 0, 0]), 2, 2);
     assert.deepEqual([...unit], [0.6000000238418579, 0.800000011920929, 0, 0], 'a zero row stays zero');
   });
