@@ -5,6 +5,7 @@ import type { Classifier, OpenSetVerdict, Prediction } from '../model/types.js';
 import type { ImageBatch } from '../data/types.js';
 import { rankPredictions } from '../model/classifier.js';
 import { expandInputs } from './inputs.js';
+import { lookAhead } from '../util/limit.js';
 
 /** The classification of one file: softmax probabilities, never logits. */
 export interface FilePrediction {
@@ -114,33 +115,14 @@ export async function* predict(
   }
   // one batch classifies while the rows of the one before are handed out (and written by the caller), so the
   // engine never waits for the consumer
-  let previous: ReturnType<typeof classifyBatch> | undefined;
-  try {
-    for await (const batch of streamBatches(files, {
-      batchSize,
-      concurrency: options.concurrency,
-      prefetch: options.prefetch,
-      preprocessing: spec.preprocessing,
-      signal: options.signal,
-    })) {
-      const current = classifyBatch(batch);
-      current.catch(() => undefined); // awaited below; a failure must not go unhandled while the previous batch's rows are out
-      if (previous) {
-        const done = previous;
-        previous = undefined;
-        yield* rows(await done);
-      }
-      previous = current;
-    }
-    if (previous) {
-      const done = previous;
-      previous = undefined;
-      yield* rows(await done);
-    }
-  } finally {
-    // stopped early or failed: let the batch in flight finish before the caller disposes the classifier
-    await previous?.catch(() => undefined);
-  }
+  const batches = streamBatches(files, {
+    batchSize,
+    concurrency: options.concurrency,
+    prefetch: options.prefetch,
+    preprocessing: spec.preprocessing,
+    signal: options.signal,
+  });
+  for await (const classified of lookAhead(batches, classifyBatch)) yield* rows(classified);
 }
 
 /** The OPEN_SET_MISSING error: a verdict was asked of a checkpoint without open-set data. */

@@ -6,7 +6,7 @@ import type { ImageBatch, Preprocessing, SkippedFile } from '../data/types.js';
 import { joinPooledLayers, layerChannels, pooledLayersOf } from '../model/open-set.js';
 import type { BackboneEngine } from '../model/types.js';
 import { AUGMENTATION_VERSION, augmentImage } from './augment.js';
-import { mapLimit } from '../util/limit.js';
+import { lookAhead, mapLimit } from '../util/limit.js';
 import { randomStream } from '../util/random.js';
 import { writeFileAtomic } from '../util/atomic.js';
 
@@ -184,28 +184,15 @@ export async function computeFeatures(jobs: readonly FeatureJob[], options: Feat
     }
   };
   // one batch runs through the engine while the one before is stored, so the engine never waits for the cache
-  let inFlight: ReturnType<typeof runBatch> | undefined;
   try {
-    for await (const batch of streamBatches(files, { batchSize, preprocessing, signal, concurrency: 4 })) {
+    const batches = streamBatches(files, { batchSize, preprocessing, signal, concurrency: 4 });
+    for await (const runs of lookAhead(batches, (batch) => {
       skipped.push(...batch.skipped);
-      const next = runBatch(batch);
-      next.catch(() => undefined); // awaited below; a failure must not go unhandled while the batch before is stored
-      if (inFlight) {
-        const previous = inFlight;
-        inFlight = undefined;
-        await store(await previous);
-      }
-      inFlight = next;
-    }
-    if (inFlight) {
-      const last = inFlight;
-      inFlight = undefined;
-      await store(await last);
-    }
+      return runBatch(batch);
+    })) await store(runs);
     await pendingWrites;
   } finally {
-    await inFlight?.catch(() => undefined); // cancelled or failed: no engine run left going
-    await pendingWrites.catch(() => undefined); // nor a write
+    await pendingWrites.catch(() => undefined); // cancelled or failed: no write left running
   }
   return { byKey, skipped, cacheHits, computed: done };
 }

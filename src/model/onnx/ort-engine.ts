@@ -18,7 +18,7 @@ export interface OnnxEngineOptions {
   threads?: number;
   /**
    * ONNX Runtime sessions run side by side, each in its own worker thread: a batch's chunks (maxRunBatch) are
-   * spread over them. Default ORT_SESSIONS(cores) = min(cores, 2), IMGCLS_ORT_SESSIONS overrides; 1 with
+   * spread over them. Default ortSessions(cores) = min(cores, 2), IMGCLS_ORT_SESSIONS overrides; 1 with
    * worker: false. On the 2-core reference machine two one-thread sessions beat one two-thread session
    * (no wake-ups between the network's many small parallel sections), measured in one process, decode ∥
    * inference over 1000 JPEGs, 4 interleaved pairs (2026-12-02): 96–111 → 106–124 img/s, +9% on average,
